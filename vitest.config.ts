@@ -1,0 +1,31 @@
+import { defineConfig } from 'vitest/config';
+
+// Integration tests run twice: on PGlite (the embedded default) and on a throwaway PostgreSQL server.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/support/global-pglite.ts'] },
+      },
+      {
+        extends: true,
+        test: { name: 'postgres', include: ['test/integration/**/*.test.ts', 'test/postgres/**/*.test.ts'], globalSetup: ['test/support/global-postgres.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/global-postgres.ts'],
+          testTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
