@@ -10,9 +10,10 @@ const statements: string[] = [
   `create extension if not exists pg_trgm`,
 
   // ---- directory: people and groups ------------------------------------------------------
+  // No question marks in these statements: knex raw() turns "?" into a bind parameter ($1), so {0,1} instead.
   `create table directories (
     id uuid primary key default gen_random_uuid(),
-    hint text not null unique check (hint ~ '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$'),
+    hint text not null unique check (hint ~ '^[a-z0-9]([a-z0-9.-]*[a-z0-9]){0,1}$'),
     name text not null check (length(name) between 1 and 200),
     sign_in jsonb not null default '{"password": true}',
     last_imported_at timestamptz,
@@ -204,6 +205,8 @@ const statements: string[] = [
     requested_start timestamptz,
     requested_end timestamptz,
     resubmits_request_id uuid references requests on delete set null,
+    -- The id the request form carried: a double click or a second tab sends it twice, the request exists once.
+    submission_key text unique check (length(submission_key) <= 100),
     current_stage int check (current_stage between 1 and 3),
     submitted_at timestamptz not null,
     completed_at timestamptz,
@@ -225,6 +228,8 @@ const statements: string[] = [
     timeout_days int not null,
     require_approver_justification boolean not null default false,
     escalation_after_days int,
+    -- The policy's approvers for this stage as they were at submission: later policy edits do not move pending requests.
+    approver_rules jsonb not null default '[]' check (jsonb_typeof(approver_rules) = 'array'),
     started_at timestamptz,
     due_at timestamptz,
     escalate_at timestamptz,

@@ -20,6 +20,10 @@ const envSchema = z.object({
   SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
   MAIL_FROM: z.string().min(3).default('Portico <portico@localhost>'),
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(true|false|loopback|\d+|[\d.:/a-f, ]+)$/i, 'must be true, false, loopback, a hop count or addresses')
+    .default('false'),
 });
 
 export interface Config {
@@ -34,6 +38,8 @@ export interface Config {
   sweepIntervalSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** Express's `trust proxy`: set it when Portico runs behind a load balancer that sets X-Forwarded-*. */
+  trustProxy: boolean | number | string;
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
 }
 
@@ -75,4 +82,10 @@ function developmentSessionSecret(dataDir: string): string {
   const secret = randomBytes(32).toString('base64url');
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
 }

@@ -1,0 +1,190 @@
+import type { Knex } from 'knex';
+import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
+import type { PageRequest } from '../shared/keyset.ts';
+
+export type SearchField = 'all' | 'name' | 'resources';
+
+export interface PackageListItem {
+  id: string;
+  name: string;
+  description: string;
+  sortName: string;
+  resources: ResourceRole[];
+}
+
+export interface ResourceRole {
+  resourceName: string;
+  resourceType: 'group' | 'application' | 'site';
+  roleName: string;
+  url: string | null;
+  description: string;
+}
+
+function escapeLike(text: string): string {
+  return text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** Packages listed under Available: not hidden, catalog enabled, some policy takes this person's requests. */
+function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }) {
+  const q = db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .where('p.directory_id', requestor.directoryId)
+    .where('p.hidden', false)
+    .where('c.enabled', true)
+    .whereExists(function () {
+      this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, requestor, now));
+    });
+  if (search.q) {
+    const pattern = `%${escapeLike(search.q)}%`;
+    const byResource = db('access_package_resource_roles as aprr')
+      .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
+      .join('resources as r', 'r.id', 'rr.resource_id')
+      .whereRaw('lower(r.name) like ?', [pattern])
+      .select('aprr.access_package_id');
+    if (search.field === 'name') q.whereRaw('lower(p.name) like ?', [pattern]);
+    else if (search.field === 'resources') q.whereIn('p.id', byResource);
+    else
+      q.where((w) => {
+        w.whereRaw('lower(p.name) like ?', [pattern]).orWhereRaw('lower(p.description) like ?', [pattern]).orWhereIn('p.id', byResource);
+      });
+  }
+  return q;
+}
+
+export async function listAvailable(
+  db: Knex,
+  requestor: Requestor,
+  now: Date,
+  search: { q: string; field: SearchField },
+  page: PageRequest,
+  limit: number,
+): Promise<PackageListItem[]> {
+  const q = availableQuery(db, requestor, now, search).select('p.id', 'p.name', 'p.description', db.raw('lower(p.name) as sort_name'));
+  if (page.after) q.whereRaw('(lower(p.name), p.id) > (?, ?)', page.after as [string, string]);
+  if (page.before) q.whereRaw('(lower(p.name), p.id) < (?, ?)', page.before as [string, string]);
+  const dir = page.before ? 'desc' : 'asc';
+  const rows = await q.orderByRaw(`lower(p.name) ${dir}, p.id ${dir}`).limit(limit + 1);
+  const resources = await resourcesOf(db, rows.map((r) => r.id));
+  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name, resources: resources.get(r.id) ?? [] }));
+}
+
+/** How many packages match, counted up to `cap` (a bounded cost whatever the directory's size). */
+export async function countAvailable(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, cap: number): Promise<number> {
+  const inner = availableQuery(db, requestor, now, search).select('p.id').limit(cap + 1);
+  const [{ n }] = await db.from(inner.as('matches')).count('* as n');
+  return Number(n);
+}
+
+export async function resourcesOf(db: Knex, packageIds: string[]): Promise<Map<string, ResourceRole[]>> {
+  const map = new Map<string, ResourceRole[]>();
+  if (packageIds.length === 0) return map;
+  const rows = await db('access_package_resource_roles as aprr')
+    .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
+    .join('resources as r', 'r.id', 'rr.resource_id')
+    .whereIn('aprr.access_package_id', packageIds)
+    .orderBy([{ column: 'r.name' }, { column: 'rr.position' }])
+    .select('aprr.access_package_id', 'r.name as resource_name', 'r.type', 'rr.name as role_name', 'r.url', 'r.description');
+  for (const row of rows) {
+    const list = map.get(row.access_package_id) ?? [];
+    list.push({ resourceName: row.resource_name, resourceType: row.type, roleName: row.role_name, url: row.url, description: row.description });
+    map.set(row.access_package_id, list);
+  }
+  return map;
+}
+
+export interface PackageDetails {
+  id: string;
+  name: string;
+  description: string;
+  hidden: boolean;
+  catalogName: string;
+  catalogEnabled: boolean;
+  directoryId: string;
+  resources: ResourceRole[];
+  incompatibleWith: { id: string; name: string }[];
+}
+
+export async function packageDetails(db: Knex, directoryId: string, id: string): Promise<PackageDetails | null> {
+  const row = await db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .where('p.id', id)
+    .where('p.directory_id', directoryId)
+    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled');
+  if (!row) return null;
+  const [resources, incompatibleWith] = await Promise.all([
+    resourcesOf(db, [id]),
+    db('access_package_incompatibles as i').join('access_packages as o', 'o.id', 'i.incompatible_id').where('i.access_package_id', id).orderBy('o.name').select('o.id', 'o.name'),
+  ]);
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    hidden: row.hidden,
+    catalogName: row.catalog_name,
+    catalogEnabled: row.catalog_enabled,
+    directoryId: row.directory_id,
+    resources: resources.get(id) ?? [],
+    incompatibleWith,
+  };
+}
+
+export interface AssignmentListItem {
+  id: string;
+  accessPackageId: string;
+  packageName: string;
+  policyName: string;
+  state: 'scheduled' | 'delivered' | 'expired';
+  startsAt: Date;
+  endsAt: Date | null;
+  endedAt: Date | null;
+  endReason: string | null;
+}
+
+const assignmentColumns = [
+  'a.id',
+  'a.access_package_id as accessPackageId',
+  'p.name as packageName',
+  'pol.name as policyName',
+  'a.state',
+  'a.starts_at as startsAt',
+  'a.ends_at as endsAt',
+  'a.ended_at as endedAt',
+  'a.end_reason as endReason',
+];
+
+/** Current and scheduled access, soonest-ending first. */
+export async function liveAssignments(db: Knex, userId: string): Promise<AssignmentListItem[]> {
+  return db('assignments as a')
+    .join('access_packages as p', 'p.id', 'a.access_package_id')
+    .join('policies as pol', 'pol.id', 'a.policy_id')
+    .where('a.user_id', userId)
+    .whereIn('a.state', ['scheduled', 'delivered'])
+    .orderByRaw('a.ends_at asc nulls last, p.name asc')
+    .limit(500)
+    .select(assignmentColumns);
+}
+
+/** Ended access, most recently ended first, by keyset on (ended_at, id). */
+export async function expiredAssignments(db: Knex, userId: string, page: PageRequest, limit: number): Promise<AssignmentListItem[]> {
+  const q = db('assignments as a')
+    .join('access_packages as p', 'p.id', 'a.access_package_id')
+    .join('policies as pol', 'pol.id', 'a.policy_id')
+    .where('a.user_id', userId)
+    .where('a.state', 'expired')
+    .select(assignmentColumns);
+  if (page.after) q.whereRaw('(a.ended_at, a.id) < (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(a.ended_at, a.id) > (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'asc' : 'desc';
+  return q.orderByRaw(`a.ended_at ${dir}, a.id ${dir}`).limit(limit + 1);
+}
+
+/** This person's live assignment of the package, if any. */
+export async function liveAssignmentOf(db: Knex, userId: string, packageId: string): Promise<AssignmentListItem | null> {
+  const row = await db('assignments as a')
+    .join('access_packages as p', 'p.id', 'a.access_package_id')
+    .join('policies as pol', 'pol.id', 'a.policy_id')
+    .where({ 'a.user_id': userId, 'a.access_package_id': packageId })
+    .whereIn('a.state', ['scheduled', 'delivered'])
+    .first(assignmentColumns);
+  return row ?? null;
+}

@@ -1,0 +1,31 @@
+import type { Knex } from 'knex';
+import type { CurrentUser } from '../auth/current-user.ts';
+import type { Clock } from '../clock.ts';
+import { toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
+import { countAvailable, expiredAssignments, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
+
+export const PACKAGE_PAGE_SIZE = 20;
+export const COUNT_CAP = 1000;
+
+export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
+  const { db, clock } = deps;
+  const requestorOf = (user: CurrentUser) => ({ id: user.id, directoryId: user.directory.id, type: user.type });
+  return {
+    /** The Available tab: packages this person may request, filtered by a search, a page at a time. */
+    async available(user: CurrentUser, search: { q: string; field: SearchField }, page: PageRequest): Promise<{ page: Page<PackageListItem>; total: number }> {
+      const now = clock.now();
+      const [rows, total] = await Promise.all([
+        listAvailable(db, requestorOf(user), now, search, page, PACKAGE_PAGE_SIZE),
+        countAvailable(db, requestorOf(user), now, search, COUNT_CAP),
+      ]);
+      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [r.sortName, r.id]), total };
+    },
+    active: (user: CurrentUser): Promise<AssignmentListItem[]> => liveAssignments(db, user.id),
+    async expired(user: CurrentUser, page: PageRequest): Promise<Page<AssignmentListItem>> {
+      const rows = await expiredAssignments(db, user.id, page, PACKAGE_PAGE_SIZE);
+      return toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [serializeKey(r.endedAt), r.id]);
+    },
+  };
+}
+
+export type AccessPackageService = ReturnType<typeof createAccessPackageService>;

@@ -1,0 +1,130 @@
+import compression from 'compression';
+import express, { type Express } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { createPassport } from './auth/passport.ts';
+import { authRoutes, requireSignIn } from './auth/routes.ts';
+import type { Services } from './services.ts';
+import { loadAssets } from './web/assets.ts';
+import { csrfProtection } from './web/csrf.ts';
+import { errorHandler, notFoundHandler } from './web/error-handler.ts';
+import { DatabaseSessionStore } from './web/session-store.ts';
+import { createViews, templateHelpers } from './web/views.ts';
+import { portalRoutes } from './portal-routes.ts';
+
+export interface AppDeps {
+  config: Config;
+  db: Knex;
+  clock: Clock;
+  logger: Logger;
+  services: Services;
+}
+
+export const SESSION_IDLE_MS = 60 * 60 * 1000;
+export const SESSION_ABSOLUTE_MS = 12 * 60 * 60 * 1000;
+
+export function createApp(deps: AppDeps): Express {
+  const { config, db, clock, logger, services } = deps;
+  const production = config.env === 'production';
+  const app = express();
+  const assets = loadAssets();
+  app.locals.views = createViews({ cache: production });
+  app.locals.helpers = templateHelpers(assets);
+  app.locals.sessionCookieName = production ? '__Host-portico' : 'portico';
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w-]{8,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+      serializers: {
+        req: (req) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          ...(production ? { upgradeInsecureRequests: [] } : {}),
+        },
+      },
+      strictTransportSecurity: production ? { maxAge: 63072000, includeSubDomains: true } : false,
+      referrerPolicy: { policy: 'same-origin' },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use(compression());
+  app.use(assets.middleware);
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await db.raw('select 1');
+      res.json({ status: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+
+  app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 500 }));
+  app.use(
+    session({
+      name: app.locals.sessionCookieName,
+      secret: config.sessionSecret,
+      store: new DatabaseSessionStore(db, SESSION_IDLE_MS),
+      resave: false,
+      saveUninitialized: false,
+      rolling: true,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: production, maxAge: SESSION_IDLE_MS, path: '/' },
+    }),
+  );
+  const passport = createPassport(services.auth);
+  app.use(passport.initialize());
+  app.use(passport.session());
+  app.use((req, res, next) => {
+    // Absolute lifetime: however active, a session ends this long after sign-in.
+    const signedInAt = req.session.signedInAt;
+    if (req.user && (!signedInAt || Date.now() - signedInAt > SESSION_ABSOLUTE_MS)) {
+      return req.session.destroy(() => requireSignIn(Object.assign(req, { user: undefined }), res, next));
+    }
+    if (req.session.flash) {
+      res.locals.flash = req.session.flash;
+      delete req.session.flash;
+    }
+    next();
+  });
+  app.use(csrfProtection([new URL(config.baseUrl).origin]));
+
+  app.use(authRoutes(services.auth, passport));
+  app.use(requireSignIn, portalRoutes(services));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger));
+  return app;
+}

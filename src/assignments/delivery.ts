@@ -1,0 +1,78 @@
+import type { Knex } from 'knex';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { policyEnd, type Expiration } from '../policies/policy.ts';
+
+export interface DeliveryInput {
+  directoryId: string;
+  accessPackageId: string;
+  policyId: string;
+  userId: string;
+  requestId: string | null;
+  origin: 'request' | 'admin' | 'import';
+  /** The chosen start, when later than now: the assignment is Scheduled until then. */
+  requestedStart: Date | null;
+  /** The chosen end; otherwise the policy's expiration decides. */
+  requestedEnd: Date | null;
+  expiration: Expiration;
+}
+
+export interface Delivered {
+  assignmentId: string;
+  state: 'scheduled' | 'delivered';
+  startsAt: Date;
+  endsAt: Date | null;
+}
+
+/** Grants the package's resource roles to an assignment (on delivery, or when a scheduled one starts). */
+export async function grantResourceRoles(trx: Knex, assignmentId: string, accessPackageId: string, at: Date): Promise<number> {
+  const roles = await trx('access_package_resource_roles').where({ access_package_id: accessPackageId }).pluck('resource_role_id');
+  if (roles.length === 0) return 0;
+  await trx('assignment_grants')
+    .insert(roles.map((resource_role_id: string) => ({ assignment_id: assignmentId, resource_role_id, granted_at: at })))
+    .onConflict(['assignment_id', 'resource_role_id'])
+    .ignore();
+  return roles.length;
+}
+
+export async function revokeResourceRoles(trx: Knex, assignmentId: string, at: Date): Promise<number> {
+  return trx('assignment_grants').where({ assignment_id: assignmentId }).whereNull('revoked_at').update({ revoked_at: at });
+}
+
+/**
+ * Creates the assignment that an approved (or approval-free) request, an administrator or an
+ * import grants: Delivered with its grants now, or Scheduled when the start is in the future.
+ * The caller holds a transaction; the one-live-assignment unique index refuses a duplicate.
+ */
+export async function deliverAssignment(trx: Knex, input: DeliveryInput, now: Date, actor: Actor): Promise<Delivered> {
+  const startsAt = input.requestedStart && input.requestedStart > now ? input.requestedStart : now;
+  const endsAt = input.requestedEnd ?? policyEnd(input.expiration, startsAt);
+  if (endsAt && endsAt <= startsAt) {
+    throw new Error('assignment would end before it starts');
+  }
+  const state = startsAt > now ? 'scheduled' : 'delivered';
+  const [row] = await trx('assignments')
+    .insert({
+      directory_id: input.directoryId,
+      access_package_id: input.accessPackageId,
+      policy_id: input.policyId,
+      user_id: input.userId,
+      request_id: input.requestId,
+      origin: input.origin,
+      state,
+      starts_at: startsAt,
+      ends_at: endsAt,
+      created_at: now,
+      updated_at: now,
+    })
+    .returning('id');
+  if (state === 'delivered') await grantResourceRoles(trx, row.id, input.accessPackageId, now);
+  await recordAudit(trx, actor, {
+    action: state === 'delivered' ? 'assignment.delivered' : 'assignment.scheduled',
+    at: now,
+    directoryId: input.directoryId,
+    targetType: 'assignment',
+    targetId: row.id,
+    details: { accessPackageId: input.accessPackageId, userId: input.userId, requestId: input.requestId, startsAt, endsAt },
+  });
+  return { assignmentId: row.id, state, startsAt, endsAt };
+}

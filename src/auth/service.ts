@@ -1,0 +1,56 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import { verifyPassword } from './password.ts';
+import { findSignInCandidates, loadCurrentUser, recordSignIn, directoryNames } from './data.ts';
+import type { CurrentUser } from './current-user.ts';
+
+export type PasswordSignInResult =
+  | { kind: 'failed' }
+  | { kind: 'signedIn'; userId: string }
+  /** The password is right in several directories: the person chooses one of these accounts. */
+  | { kind: 'chooseDirectory'; userIds: string[] };
+
+export function createAuthService(deps: { db: Knex; clock: Clock }) {
+  const { db, clock } = deps;
+
+  return {
+    async signInWithPassword(email: string, password: string, actor: Actor, directoryHint?: string): Promise<PasswordSignInResult> {
+      const candidates = (await findSignInCandidates(db, email, directoryHint)).filter((c) => c.signIn?.password === true);
+      const matching: string[] = [];
+      if (candidates.length === 0) await verifyPassword(password, null); // same time as a real check
+      for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matching.push(c.id);
+      const at = clock.now();
+      if (matching.length === 0) {
+        await recordAudit(db, actor, {
+          action: 'signIn.failed', at, directoryId: candidates.length === 1 ? candidates[0].directoryId : null,
+          details: { email: email.toLowerCase().slice(0, 320), method: 'password' },
+        });
+        return { kind: 'failed' };
+      }
+      if (matching.length > 1) return { kind: 'chooseDirectory', userIds: matching };
+      return { kind: 'signedIn', userId: matching[0] };
+    },
+
+    /** Called once the session is established for this user. */
+    async completeSignIn(userId: string, actor: Actor, method: string): Promise<void> {
+      const at = clock.now();
+      await db.transaction(async (trx) => {
+        await recordSignIn(trx, userId, at);
+        const user = await trx('users').where({ id: userId }).first('directory_id', 'email');
+        await recordAudit(trx, { ...actor, userId, label: user.email }, {
+          action: 'signIn.succeeded', at, directoryId: user.directory_id, targetType: 'user', targetId: userId, details: { method },
+        });
+      });
+    },
+
+    async recordSignOut(user: CurrentUser, actor: Actor): Promise<void> {
+      await recordAudit(db, actor, { action: 'signOut', at: clock.now(), directoryId: user.directory.id, targetType: 'user', targetId: user.id });
+    },
+
+    loadCurrentUser: (userId: string) => loadCurrentUser(db, userId),
+    directoriesOf: (userIds: string[]) => directoryNames(db, userIds),
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,14 @@
+import { Router } from 'express';
+import type { Services } from './services.ts';
+import { accessPackageRoutes } from './access-packages/routes.ts';
+import { overviewRoutes } from './overview/routes.ts';
+import { requestRoutes } from './requests/routes.ts';
+
+/** Every page behind sign-in, one router per feature area. */
+export function portalRoutes(services: Services): Router {
+  const router = Router();
+  router.use(overviewRoutes(services));
+  router.use(accessPackageRoutes(services));
+  router.use(requestRoutes(services));
+  return router;
+}

@@ -1,0 +1,239 @@
+import type { Knex } from 'knex';
+import type { PageRequest } from '../shared/keyset.ts';
+import { OPEN_STATES, type RequestState } from './states.ts';
+
+export interface Answer {
+  key: string;
+  text: string;
+  answer: string;
+}
+
+export interface AttributeValue {
+  attribute: string;
+  label: string;
+  value: string;
+}
+
+export interface NewRequest {
+  id?: string;
+  directoryId: string;
+  accessPackageId: string;
+  policyId: string;
+  targetUserId: string;
+  requestedById: string;
+  type: 'userAdd' | 'userExtend' | 'adminAdd';
+  state: RequestState;
+  justification: string | null;
+  answers: Answer[];
+  requestorAttributes: AttributeValue[];
+  requestedStart: Date | null;
+  requestedEnd: Date | null;
+  resubmitsRequestId: string | null;
+  submissionKey: string | null;
+  currentStage: number | null;
+  submittedAt: Date;
+}
+
+export async function insertRequest(trx: Knex, r: NewRequest): Promise<string> {
+  const [row] = await trx('requests')
+    .insert({
+      ...(r.id ? { id: r.id } : {}),
+      directory_id: r.directoryId,
+      access_package_id: r.accessPackageId,
+      policy_id: r.policyId,
+      target_user_id: r.targetUserId,
+      requested_by_id: r.requestedById,
+      type: r.type,
+      state: r.state,
+      justification: r.justification,
+      answers: JSON.stringify(r.answers),
+      requestor_attributes: JSON.stringify(r.requestorAttributes),
+      requested_start: r.requestedStart,
+      requested_end: r.requestedEnd,
+      resubmits_request_id: r.resubmitsRequestId,
+      submission_key: r.submissionKey,
+      current_stage: r.currentStage,
+      submitted_at: r.submittedAt,
+      updated_at: r.submittedAt,
+    })
+    .returning('id');
+  return row.id;
+}
+
+export async function requestIdBySubmissionKey(trx: Knex, userId: string, key: string): Promise<string | null> {
+  const row = await trx('requests').where({ submission_key: key, requested_by_id: userId }).first('id');
+  return row?.id ?? null;
+}
+
+export async function openRequestFor(db: Knex, userId: string, packageIds: string[]): Promise<{ id: string; accessPackageId: string; packageName: string; state: RequestState }[]> {
+  if (packageIds.length === 0) return [];
+  return db('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .where('r.target_user_id', userId)
+    .whereIn('r.access_package_id', packageIds)
+    .whereIn('r.state', OPEN_STATES)
+    .select('r.id', 'r.access_package_id as accessPackageId', 'p.name as packageName', 'r.state');
+}
+
+export interface RequestSummary {
+  id: string;
+  accessPackageId: string;
+  packageName: string;
+  policyName: string;
+  state: RequestState;
+  type: string;
+  submittedAt: Date;
+}
+
+/** A person's requests, newest first, by keyset on (submitted_at, id). */
+export async function requestHistory(db: Knex, userId: string, page: PageRequest, limit: number): Promise<RequestSummary[]> {
+  const q = db('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('policies as pol', 'pol.id', 'r.policy_id')
+    .where('r.target_user_id', userId)
+    .select('r.id', 'r.access_package_id as accessPackageId', 'p.name as packageName', 'pol.name as policyName', 'r.state', 'r.type', 'r.submitted_at as submittedAt');
+  if (page.after) q.whereRaw('(r.submitted_at, r.id) < (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(r.submitted_at, r.id) > (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'asc' : 'desc';
+  return q.orderByRaw(`r.submitted_at ${dir}, r.id ${dir}`).limit(limit + 1);
+}
+
+export interface StageDetails {
+  id: string;
+  position: number;
+  state: 'waiting' | 'pending' | 'approved' | 'denied' | 'expired' | 'canceled';
+  timeoutDays: number;
+  requireApproverJustification: boolean;
+  startedAt: Date | null;
+  dueAt: Date | null;
+  escalateAt: Date | null;
+  escalatedAt: Date | null;
+  decidedAt: Date | null;
+  decision: 'approve' | 'deny' | null;
+  decidedByName: string | null;
+  justification: string | null;
+  approvers: { userId: string; name: string; email: string; kind: 'primary' | 'fallback' | 'escalation' }[];
+}
+
+export interface RequestDetails extends RequestSummary {
+  directoryId: string;
+  policyId: string;
+  policyUpdatedAt: Date;
+  targetUserId: string;
+  requestedById: string;
+  requestorName: string;
+  requestorEmail: string;
+  justification: string | null;
+  answers: Answer[];
+  requestorAttributes: AttributeValue[];
+  requestedStart: Date | null;
+  requestedEnd: Date | null;
+  resubmitsRequestId: string | null;
+  resubmittedById: string | null;
+  currentStage: number | null;
+  completedAt: Date | null;
+  stages: StageDetails[];
+  assignment: { id: string; state: string; startsAt: Date; endsAt: Date | null; endedAt: Date | null } | null;
+}
+
+export async function requestDetails(db: Knex, id: string): Promise<RequestDetails | null> {
+  const r = await db('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('policies as pol', 'pol.id', 'r.policy_id')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .where('r.id', id)
+    .first(
+      'r.*',
+      'p.name as package_name',
+      'pol.name as policy_name',
+      'pol.updated_at as policy_updated_at',
+      'u.display_name as requestor_name',
+      'u.email as requestor_email',
+      db.raw('(select n.id from requests n where n.resubmits_request_id = r.id order by n.submitted_at desc limit 1) as resubmitted_by_id'),
+    );
+  if (!r) return null;
+  const stages = await db('request_stages as s').leftJoin('users as d', 'd.id', 's.decided_by_id').where('s.request_id', id).orderBy('s.position').select('s.*', 'd.display_name as decided_by_name');
+  const approvers = stages.length
+    ? await db('request_stage_approvers as a')
+        .join('users as u', 'u.id', 'a.user_id')
+        .whereIn('a.stage_id', stages.map((s) => s.id))
+        .orderBy(['a.kind', 'u.display_name'])
+        .select('a.stage_id', 'a.user_id', 'a.kind', 'u.display_name', 'u.email')
+    : [];
+  const assignment = await db('assignments').where({ request_id: id }).orderBy('created_at', 'desc').first('id', 'state', 'starts_at', 'ends_at', 'ended_at');
+  return {
+    id: r.id,
+    directoryId: r.directory_id,
+    accessPackageId: r.access_package_id,
+    packageName: r.package_name,
+    policyId: r.policy_id,
+    policyName: r.policy_name,
+    policyUpdatedAt: new Date(r.policy_updated_at),
+    targetUserId: r.target_user_id,
+    requestedById: r.requested_by_id,
+    requestorName: r.requestor_name,
+    requestorEmail: r.requestor_email,
+    state: r.state,
+    type: r.type,
+    justification: r.justification,
+    answers: r.answers,
+    requestorAttributes: r.requestor_attributes,
+    requestedStart: r.requested_start,
+    requestedEnd: r.requested_end,
+    resubmitsRequestId: r.resubmits_request_id,
+    resubmittedById: r.resubmitted_by_id,
+    currentStage: r.current_stage,
+    submittedAt: r.submitted_at,
+    completedAt: r.completed_at,
+    stages: stages.map((s) => ({
+      id: s.id,
+      position: s.position,
+      state: s.state,
+      timeoutDays: s.timeout_days,
+      requireApproverJustification: s.require_approver_justification,
+      startedAt: s.started_at,
+      dueAt: s.due_at,
+      escalateAt: s.escalate_at,
+      escalatedAt: s.escalated_at,
+      decidedAt: s.decided_at,
+      decision: s.decision,
+      decidedByName: s.decided_by_name,
+      justification: s.justification,
+      approvers: approvers.filter((a) => a.stage_id === s.id).map((a) => ({ userId: a.user_id, name: a.display_name, email: a.email, kind: a.kind })),
+    })),
+    assignment: assignment
+      ? { id: assignment.id, state: assignment.state, startsAt: assignment.starts_at, endsAt: assignment.ends_at, endedAt: assignment.ended_at }
+      : null,
+  };
+}
+
+export interface TimelineEntry {
+  at: Date;
+  action: string;
+  actorLabel: string | null;
+  actorName: string | null;
+  details: Record<string, unknown>;
+}
+
+/** What happened to a request, oldest first: its entries in the audit log. */
+export async function requestTimeline(db: Knex, requestId: string): Promise<TimelineEntry[]> {
+  return db('audit_log as l')
+    .leftJoin('users as u', 'u.id', 'l.actor_id')
+    .where({ 'l.target_type': 'request', 'l.target_id': requestId })
+    .orderBy('l.id')
+    .limit(200)
+    .select('l.at', 'l.action', 'l.actor_label as actorLabel', 'u.display_name as actorName', 'l.details');
+}
+
+/** Moves a request from one state to another only if it is still in `from`; returns whether it did. */
+export async function transitionRequest(
+  trx: Knex,
+  id: string,
+  from: RequestState[],
+  to: RequestState,
+  at: Date,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const n = await trx('requests').where({ id }).whereIn('state', from).update({ state: to, updated_at: at, ...extra });
+  return n === 1;
+}

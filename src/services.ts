@@ -1,0 +1,27 @@
+import type { Knex } from 'knex';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { Logger } from './log.ts';
+import { createAccessPackageService } from './access-packages/service.ts';
+import { createAuthService } from './auth/service.ts';
+import { createRequestService } from './requests/service.ts';
+import type { Notifier } from './notifications/notifier.ts';
+
+export interface ServiceDeps {
+  db: Knex;
+  clock: Clock;
+  config: Config;
+  logger: Logger;
+}
+
+/** The one place that wires data access into services. */
+export function createServices(deps: ServiceDeps) {
+  const notifier: Notifier = { requestSubmitted: async () => {}, approvalNeeded: async () => {} };
+  return {
+    auth: createAuthService(deps),
+    accessPackages: createAccessPackageService(deps),
+    requests: createRequestService({ ...deps, notifier }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

@@ -1,0 +1,66 @@
+/**
+ * Keyset pagination: a page is found from the sort key of the row before it, not an offset, so deep
+ * pages cost the same as the first. Cursors are opaque base64url JSON; a broken one means "first page".
+ */
+export interface PageRequest {
+  after?: unknown[];
+  before?: unknown[];
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Cursor for the next page, when there is one. */
+  next?: string;
+  /** Cursor for the previous page, when this is not the first page. */
+  previous?: string;
+}
+
+export function encodeCursor(key: unknown[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeCursor(value: unknown, shape: ('string' | 'number' | 'date')[]): unknown[] | undefined {
+  if (typeof value !== 'string' || value.length > 500) return undefined;
+  try {
+    const key = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(key) || key.length !== shape.length) return undefined;
+    const ok = key.every((v, i) =>
+      shape[i] === 'date' ? typeof v === 'string' && !Number.isNaN(Date.parse(v)) : typeof v === shape[i],
+    );
+    return ok ? key.map((v, i) => (shape[i] === 'date' ? new Date(v as string) : v)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function pageRequestFrom(query: Record<string, unknown>, shape: ('string' | 'number' | 'date')[]): PageRequest {
+  const after = decodeCursor(query.after, shape);
+  if (after) return { after };
+  const before = decodeCursor(query.before, shape);
+  return before ? { before } : {};
+}
+
+/**
+ * Turns `limit + 1` rows fetched in the page's direction into a page with its cursors.
+ * `rows` must be in the direction fetched: ascending for first/after, descending for before.
+ */
+export function toPage<T>(rows: T[], limit: number, request: PageRequest, keyOf: (row: T) => unknown[]): Page<T> {
+  const hasMore = rows.length > limit;
+  let items = rows.slice(0, limit);
+  if (request.before) items = items.reverse();
+  const first = items[0];
+  const last = items[items.length - 1];
+  const page: Page<T> = { items };
+  if (request.before) {
+    if (last) page.next = encodeCursor(keyOf(last));
+    if (hasMore && first) page.previous = encodeCursor(keyOf(first));
+  } else {
+    if (hasMore && last) page.next = encodeCursor(keyOf(last));
+    if (request.after && first) page.previous = encodeCursor(keyOf(first));
+  }
+  return page;
+}
+
+export function serializeKey(v: unknown): unknown {
+  return v instanceof Date ? v.toISOString() : v;
+}

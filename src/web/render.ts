@@ -1,0 +1,67 @@
+import type { Request, Response } from 'express';
+import type { Eta } from 'eta';
+import type { TemplateHelpers } from './views.ts';
+import type { CurrentUser } from '../auth/current-user.ts';
+
+export interface PageContext {
+  user: CurrentUser | null;
+  csrfToken: string;
+  h: TemplateHelpers;
+  flash: string | null;
+  /** The path of the page, to mark the current navigation item. */
+  path: string;
+}
+
+export interface RenderOptions {
+  status?: number;
+  /** HX-Target element id -> partial template that renders only that element's content. */
+  fragments?: Record<string, string>;
+  /** Text for the live region when a fragment is swapped in (announced by screen readers). */
+  announce?: string;
+}
+
+/** The id htmx says it will swap into, when this is an htmx request that wants a fragment. */
+export function htmxTarget(req: Request): string | undefined {
+  if (req.get('HX-Request') !== 'true' || req.get('HX-History-Restore-Request') === 'true') return undefined;
+  return req.get('HX-Target') || undefined;
+}
+
+export function pageContext(req: Request, res: Response): PageContext {
+  const h = req.app.locals.helpers as TemplateHelpers;
+  return {
+    user: (req.user as CurrentUser | undefined) ?? null,
+    csrfToken: (res.locals.csrfToken as string | undefined) ?? '',
+    h,
+    flash: (res.locals.flash as string | undefined) ?? null,
+    path: req.path,
+  };
+}
+
+/**
+ * Answers the full page, or, for an htmx request aimed at a target listed in `fragments`, only that
+ * fragment. Caches must keep the two apart, hence Vary.
+ */
+export function render(req: Request, res: Response, view: string, data: object = {}, options: RenderOptions = {}): void {
+  res.vary('HX-Request');
+  res.vary('HX-Target');
+  const target = htmxTarget(req);
+  const fragment = target ? options.fragments?.[target] : undefined;
+  const views = req.app.locals.views as Eta;
+  const ctx = pageContext(req, res);
+  let html = views.render(fragment ?? view, { ...data, ctx, fragment: Boolean(fragment) });
+  if (fragment && options.announce) {
+    html += `\n<div id="live-status" class="visually-hidden" role="status" aria-live="polite" hx-swap-oob="true">${escapeHtml(options.announce)}</div>`;
+  }
+  res.status(options.status ?? 200).type('html').send(html);
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** Post/Redirect/Get with a one-time message shown (and announced) on the next page. */
+export function redirectWithFlash(req: Request, res: Response, to: string, flash?: string): void {
+  if (flash && req.session) req.session.flash = flash;
+  // htmx follows a 303 itself; HX-Location would skip the history entry, so a plain redirect serves both.
+  res.redirect(303, to);
+}

@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import supertest from 'supertest';
+import type { Database } from '../../src/db/connect.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, csrfFrom, seedDirectory, signIn, TEST_PASSWORD, type TestApp } from '../support/app.ts';
+import { fabrikam, USER } from '../support/fixtures.ts';
+
+let database: Database;
+let t: TestApp;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  t = createTestApp(database);
+  await seedDirectory(database, fabrikam(), t.clock);
+  // The same person in a second directory, with the same password: sign-in must ask which.
+  const second = fabrikam({ hint: 'contoso-two.test', name: 'Second Directory' });
+  second.users = second.users.filter((u) => u.email === USER.requestor).map((u) => ({ ...u, manager: undefined }));
+  second.groups = [];
+  second.catalogs = [];
+  await seedDirectory(database, second, t.clock);
+});
+afterAll(async () => {
+  await database.close();
+});
+
+describe('signing in', () => {
+  it('sends anonymous people to sign in and back to the page they wanted', async () => {
+    const agent = supertest.agent(t.app);
+    const res = await agent.get('/approvals?tab=history');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/sign-in?returnTo=%2Fapprovals%3Ftab%3Dhistory');
+    const page = await agent.get(res.headers.location);
+    expect(page.text).toContain('name="returnTo" value="/approvals?tab=history"');
+    const signed = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.other, password: TEST_PASSWORD, returnTo: '/approvals?tab=history' });
+    expect(signed.status).toBe(303);
+    expect(signed.headers.location).toBe('/approvals?tab=history');
+  });
+
+  it('never returns to another site', async () => {
+    for (const returnTo of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
+      const agent = supertest.agent(t.app);
+      const page = await agent.get('/sign-in');
+      const res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.other, password: TEST_PASSWORD, returnTo });
+      expect(res.headers.location).toBe('/');
+    }
+  });
+
+  it('gives the same message and status for a wrong password and an unknown account', async () => {
+    const agent = supertest.agent(t.app);
+    const token = csrfFrom((await agent.get('/sign-in')).text);
+    const wrong = await agent.post('/sign-in').type('form').send({ _csrf: token, email: USER.other, password: 'not-the-password' });
+    const unknown = await agent.post('/sign-in').type('form').send({ _csrf: token, email: 'nobody@fabrikam.test', password: 'not-the-password' });
+    for (const res of [wrong, unknown]) {
+      expect(res.status).toBe(401);
+      expect(res.text).toContain('Enter a correct email address and password');
+      expect(res.text).toContain('<title>Error: Sign in');
+    }
+    expect(wrong.text).toContain(`value="${USER.other}"`);
+    const failures = await database.db('audit_log').where({ action: 'signIn.failed' }).count('* as n');
+    expect(Number(failures[0].n)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('asks for the missing fields with an error summary linking to each', async () => {
+    const agent = supertest.agent(t.app);
+    const token = csrfFrom((await agent.get('/sign-in')).text);
+    const res = await agent.post('/sign-in').type('form').send({ _csrf: token, email: '', password: '' });
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('There is a problem');
+    expect(res.text).toContain('<a href="#email">Enter your email address</a>');
+    expect(res.text).toContain('<a href="#password">Enter your password</a>');
+    expect(res.text).toMatch(/aria-describedby="email-error"/);
+  });
+
+  it('gives a new session id on sign-in and records the sign-in', async () => {
+    const agent = supertest.agent(t.app);
+    const page = await agent.get('/sign-in');
+    const before = /portico=([^;]+)/.exec(page.headers['set-cookie'][0])![1];
+    const res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.manager, password: TEST_PASSWORD });
+    const after = /portico=([^;]+)/.exec(res.headers['set-cookie'][0])![1];
+    expect(after).not.toBe(before);
+    expect(res.headers['set-cookie'][0]).toMatch(/HttpOnly/);
+    expect(res.headers['set-cookie'][0]).toMatch(/SameSite=Lax/);
+    const user = await database.db('users').where({ email: USER.manager }).first('last_sign_in_at');
+    expect(user.last_sign_in_at).not.toBeNull();
+    expect(await database.db('audit_log').where({ action: 'signIn.succeeded', actor_label: USER.manager }).first()).toBeTruthy();
+  });
+
+  it('asks which directory when the email and password match in two', async () => {
+    const agent = supertest.agent(t.app);
+    const page = await agent.get('/sign-in');
+    const res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.requestor, password: TEST_PASSWORD });
+    expect(res.headers.location).toBe('/sign-in/directory');
+    const choose = await agent.get('/sign-in/directory');
+    expect(choose.text).toContain('Which directory do you want to sign in to?');
+    expect(choose.text).toContain('Second Directory');
+    expect(choose.text).toContain('Fabrikam');
+    const empty = await agent.post('/sign-in/directory').type('form').send({ _csrf: csrfFrom(choose.text) });
+    expect(empty.status).toBe(422);
+    expect(empty.text).toContain('Choose the directory to sign in to');
+    const second = await database.db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'u.email': USER.requestor, 'd.hint': 'contoso-two.test' }).first('u.id');
+    const done = await agent.post('/sign-in/directory').type('form').send({ _csrf: csrfFrom(choose.text), account: second.id });
+    expect(done.status).toBe(303);
+    const home = await agent.get('/');
+    expect(home.text).toContain('Second Directory');
+  });
+});
+
+describe('the frame', () => {
+  it('shows the directory, the person, Sign out and the navigation', async () => {
+    const agent = await signIn(t.app, USER.other);
+    const res = await agent.get('/');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('class="site-header__directory">Fabrikam<');
+    expect(res.text).toContain('Otto Other');
+    expect(res.text).toContain('>Sign out</button>');
+    for (const label of ['Overview', 'Access packages', 'Request history', 'Approvals', 'Access reviews']) expect(res.text).toContain(`>${label}</a>`);
+    expect(res.text).not.toContain('>Administration</a>');
+    expect(res.text).toContain('<a class="skip-link" href="#main">');
+    expect(res.text).toContain('<main id="main"');
+    expect(res.text).toContain('role="status" aria-live="polite"');
+    expect(res.text).toMatch(/<a href="\/" aria-current="page">Overview<\/a>/);
+  });
+
+  it('shows Administration to administrators and catalog owners', async () => {
+    for (const email of [USER.admin, USER.manager]) {
+      const agent = await signIn(t.app, email);
+      expect((await agent.get('/')).text).toContain('>Administration</a>');
+    }
+  });
+
+  it('answers unknown pages with a 404 page in the layout', async () => {
+    const agent = await signIn(t.app, USER.other);
+    const res = await agent.get('/no/such/page');
+    expect(res.status).toBe(404);
+    expect(res.text).toContain('<h1>Page not found</h1>');
+    expect(res.text).toContain('class="site-nav"');
+  });
+
+  it('sets security headers and a strict content security policy', async () => {
+    const res = await supertest(t.app).get('/sign-in');
+    const csp = res.headers['content-security-policy'];
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("object-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-request-id']).toMatch(/^[\w-]{8,}$/);
+  });
+
+  it('serves fingerprinted assets with a long cache, and htmx from the npm package', async () => {
+    const page = await supertest(t.app).get('/sign-in');
+    const htmxUrl = /src="(\/assets\/vendor\/htmx\.min\.[0-9a-f]{10}\.js)"/.exec(page.text)![1];
+    const res = await supertest(t.app).get(htmxUrl);
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const { readFileSync } = await import('node:fs');
+    expect(res.text).toBe(readFileSync('node_modules/htmx.org/dist/htmx.min.js', 'utf8'));
+  });
+
+  it('reports health with the database', async () => {
+    const res = await supertest(t.app).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+  });
+});
+
+describe('signing out and CSRF', () => {
+  it('refuses a post without a valid token and changes nothing', async () => {
+    const agent = await signIn(t.app, USER.other);
+    const none = await agent.post('/sign-out').type('form').send({});
+    expect(none.status).toBe(403);
+    expect(none.text).toContain('This form has expired');
+    const wrong = await agent.post('/sign-out').type('form').send({ _csrf: 'forged' });
+    expect(wrong.status).toBe(403);
+    expect((await agent.get('/')).status).toBe(200);
+  });
+
+  it('refuses a post from another site even with a token', async () => {
+    const agent = await signIn(t.app, USER.other);
+    const token = csrfFrom((await agent.get('/')).text);
+    const res = await agent.post('/sign-out').set('Origin', 'https://evil.example').type('form').send({ _csrf: token });
+    expect(res.status).toBe(403);
+    const site = await agent.post('/sign-out').set('Sec-Fetch-Site', 'cross-site').type('form').send({ _csrf: token });
+    expect(site.status).toBe(403);
+    expect((await agent.get('/')).status).toBe(200);
+  });
+
+  it('signs out with a POST that destroys the server-side session', async () => {
+    const agent = await signIn(t.app, USER.admin);
+    const sessionsBefore = await database.db('sessions').whereNotNull('user_id').count('* as n');
+    const res = await agent.post('/sign-out').type('form').send({ _csrf: csrfFrom((await agent.get('/')).text) });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/sign-in?signedOut=1');
+    expect((await agent.get('/')).status).toBe(303);
+    const sessionsAfter = await database.db('sessions').whereNotNull('user_id').count('* as n');
+    expect(Number(sessionsAfter[0].n)).toBe(Number(sessionsBefore[0].n) - 1);
+  });
+});

@@ -1,0 +1,73 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Express } from 'express';
+import supertest from 'supertest';
+import { createApp } from '../../src/app.ts';
+import { systemActor } from '../../src/audit/audit.ts';
+import { FixedClock } from '../../src/clock.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { Database } from '../../src/db/connect.ts';
+import { importDirectory } from '../../src/directory/import.ts';
+import { createLogger } from '../../src/log.ts';
+import { createServices, type Services } from '../../src/services.ts';
+
+export const TEST_PASSWORD = 'test-password-123';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'portico-test-')),
+    SESSION_SECRET: 'test-secret-that-is-long-enough-for-portico',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    BASE_URL: 'http://127.0.0.1:3000',
+    ...overrides,
+  });
+}
+
+export interface TestApp {
+  app: Express;
+  database: Database;
+  clock: FixedClock;
+  config: Config;
+  services: Services;
+}
+
+/** The real app on a test database, with a clock the test controls. */
+export function createTestApp(database: Database, options: { clock?: FixedClock; config?: Config } = {}): TestApp {
+  const clock = options.clock ?? new FixedClock('2027-01-15T09:00:00Z');
+  const config = options.config ?? testConfig();
+  const logger = createLogger(config.logLevel);
+  const services = createServices({ db: database.db, clock, config, logger });
+  const app = createApp({ config, db: database.db, clock, logger, services });
+  return { app, database, clock, config, services };
+}
+
+/** Imports a directory file (as an object) and fails the test loudly if it does not import. */
+export async function seedDirectory(database: Database, file: unknown, clock: FixedClock): Promise<void> {
+  const result = await importDirectory(database.db, file, { dryRun: false, clock, actor: systemActor('test') });
+  if (!result.ok) throw new Error(`seed failed:\n${result.problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`);
+}
+
+export type Agent = ReturnType<typeof supertest.agent>;
+
+/** The CSRF token of the form on a page, scraped as a browser would submit it. */
+export function csrfFrom(html: string): string {
+  const m = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!m) throw new Error('no CSRF token on the page');
+  return m[1];
+}
+
+export async function signIn(app: Express, email: string, password = TEST_PASSWORD): Promise<Agent> {
+  const agent = supertest.agent(app);
+  const page = await agent.get('/sign-in');
+  const res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email, password, returnTo: '/' });
+  if (res.status !== 303 || res.headers.location !== '/') throw new Error(`sign-in as ${email} failed: ${res.status}`);
+  return agent;
+}
+
+/** GETs a page and posts one of its forms with the scraped token plus the given fields. */
+export async function postForm(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
+  const page = await agent.get(pagePath);
+  return agent.post(action).type('form').send({ _csrf: csrfFrom(page.text), ...fields });
+}
