@@ -1085,7 +1085,10 @@ async function run(trx: Knex.Transaction, file: ParsedDirectory, now: Date, opti
 
   for (const p of missingPolicies) plan.remove('policy', p.id, `${packageById.get(p.access_package_id)!.name} / ${p.name}`);
   await deleteByIds(trx, 'policies', missingPolicies.map((p) => p.id));
-  for (const p of missingPackages) plan.remove('accessPackage', p.id, `${p.name} (${p.id})`);
+  for (const p of missingPackages) {
+    plan.remove('accessPackage', p.id, `${p.name} (${p.id})`);
+    for (const po of policiesByPackage.get(p.id)?.values() ?? []) plan.remove('policy', po.id, `${p.name} / ${po.name}`);
+  }
   await deleteByIds(trx, 'access_packages', missingPackages.map((p) => p.id));
 
   // Grants follow the package's resource roles: new roles are granted, dropped ones revoked.

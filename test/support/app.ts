@@ -58,10 +58,18 @@ export function csrfFrom(html: string): string {
   return m[1];
 }
 
-export async function signIn(app: Express, email: string, password = TEST_PASSWORD): Promise<Agent> {
+/** Signs in through the real form; when the account exists in several directories, picks `directory` (a name). */
+export async function signIn(app: Express, email: string, options: { password?: string; directory?: string } = {}): Promise<Agent> {
   const agent = supertest.agent(app);
   const page = await agent.get('/sign-in');
-  const res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email, password, returnTo: '/' });
+  let res = await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email, password: options.password ?? TEST_PASSWORD, returnTo: '/' });
+  if (res.status === 303 && res.headers.location === '/sign-in/directory') {
+    const choose = await agent.get('/sign-in/directory');
+    const name = options.directory ?? 'Fabrikam';
+    const m = new RegExp(`value="([0-9a-f-]{36})"[^>]*>\\s*<label class="radios__label" for="[^"]+">${name}</label>`).exec(choose.text);
+    if (!m) throw new Error(`sign-in as ${email}: directory ${name} not offered`);
+    res = await agent.post('/sign-in/directory').type('form').send({ _csrf: csrfFrom(choose.text), account: m[1] });
+  }
   if (res.status !== 303 || res.headers.location !== '/') throw new Error(`sign-in as ${email} failed: ${res.status}`);
   return agent;
 }

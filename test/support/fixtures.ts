@@ -28,8 +28,18 @@ export const USER = {
   lead: 'lia.lead@fabrikam.test',
 } as const;
 
+/* eslint-disable @typescript-eslint/no-explicit-any */
+export interface FixtureFile {
+  directory: { hint: string; name: string; signIn: Record<string, unknown> };
+  users: any[];
+  groups: any[];
+  catalogs: any[];
+  assignments: any[];
+  accessReviews: any[];
+}
+
 /** A small directory that exercises every requestor rule. Dates are relative to the import's clock. */
-export function fabrikam(overrides: { hint?: string; name?: string } = {}) {
+export function fabrikam(overrides: { hint?: string; name?: string } = {}): FixtureFile {
   const user = (email: string, displayName: string, extra: Record<string, unknown> = {}) => ({ email, displayName, passwordHash, ...extra });
   return {
     directory: { hint: overrides.hint ?? 'fabrikam.test', name: overrides.name ?? 'Fabrikam', signIn: { password: true } },
@@ -189,7 +199,14 @@ export function fabrikam(overrides: { hint?: string; name?: string } = {}) {
         ],
       },
     ],
-    assignments: [] as unknown[],
-    accessReviews: [] as unknown[],
+    assignments: [],
+    accessReviews: [],
   };
+}
+
+/** The same file with every package id changed, for a second directory (ids are unique across directories). */
+export function withOtherPackageIds(file: FixtureFile, variant: string): FixtureFile {
+  let json = JSON.stringify(file);
+  for (const id of Object.values(PKG)) json = json.replaceAll(id, `${id.slice(0, -variant.length)}${variant}`);
+  return JSON.parse(json) as FixtureFile;
 }
