@@ -10,7 +10,8 @@ import { systemClock } from '../clock.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { databaseTarget, openDatabase } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { importDirectory, renderPlan } from '../directory/import.ts';
+import { importDirectory, renderPlan, type Problem } from '../directory/import.ts';
+import { parseDirectoryFile } from '../directory/validate.ts';
 import { createLogger } from '../log.ts';
 
 const USAGE = 'usage: npm run import -- FILE [--dry-run]   (FILE may be - for standard input)';
@@ -47,6 +48,18 @@ try {
   process.exit(1);
 }
 
+function reportProblems(problems: Problem[]): void {
+  for (const p of problems) process.stderr.write(`${p.path}: ${p.message}\n`);
+  process.stderr.write(`${problems.length} problem${problems.length === 1 ? '' : 's'}: nothing was imported\n`);
+}
+
+// A file with problems is reported before the database is even opened.
+const checked = parseDirectoryFile(input);
+if (!checked.ok) {
+  reportProblems(checked.problems);
+  process.exit(1);
+}
+
 let config;
 try {
   config = loadConfig();
@@ -61,8 +74,7 @@ try {
   await migrateToLatest(database.db);
   const result = await importDirectory(database.db, input, { dryRun, clock: systemClock, actor: systemActor('cli:import') });
   if (!result.ok) {
-    for (const p of result.problems) process.stderr.write(`${p.path}: ${p.message}\n`);
-    process.stderr.write(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}: nothing was imported\n`);
+    reportProblems(result.problems);
     exitCode = 1;
   } else {
     process.stdout.write(renderPlan(result.plan));

@@ -908,8 +908,13 @@ async function run(trx: Knex.Transaction, file: ParsedDirectory, now: Date, opti
     if (live) {
       matchedAssignments.add(live.id);
       if (live.origin !== 'import') continue; // made in the portal: never touched by an import
-      const start = when(a.start, live.starts_at);
-      const end = a.end ? when(a.end, live.ends_at) : null;
+      let start = when(a.start, live.starts_at);
+      let end = a.end ? when(a.end, live.ends_at) : null;
+      if (end && end.getTime() <= start.getTime()) {
+        // One date kept from an earlier import, the other edited: both as of now, as validated.
+        start = resolveDate(a.start, now);
+        end = resolveDate(a.end!, now);
+      }
       if (end && end.getTime() <= now.getTime()) {
         toEnd.push({ id: live.id, label, reason: 'its end in the file has passed' });
         continue;

@@ -288,6 +288,16 @@ export function validateDirectory(file: ParsedDirectory, now: Date = new Date())
     }
   });
 
+  // Separation of duties holds for imported access too: nobody holds a package and one it is incompatible with.
+  const incompatible = new Map<string, string[]>();
+  for (const c of file.catalogs) for (const p of c.accessPackages) if (p.id) incompatible.set(p.id, p.incompatibleWith);
+  file.assignments.forEach((a, i) => {
+    for (const other of incompatible.get(a.accessPackage) ?? []) {
+      const j = held.get(`${a.user} ${other}`);
+      if (j !== undefined && j !== i) add(`assignments[${i}]`, `${a.user} also holds access package ${other} (assignments[${j}]), which this access package is incompatible with`);
+    }
+  });
+
   // ---- access reviews
   firstIndexes(file.accessReviews, (r) => r.id, (i, first, id) => add(`accessReviews[${i}].id`, `duplicate access review id ${id} (also accessReviews[${first}])`));
   const reviewNames = new Map<string, { index: number; hasId: boolean }>();

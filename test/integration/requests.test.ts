@@ -126,7 +126,7 @@ describe('the package pane', () => {
     const agent = await signIn(t.app, USER.requestor);
     const res = await agent.get(`/access-packages/${PKG.wiki}`);
     expect(res.status).toBe(200);
-    expect(res.text).toContain('<h1 tabindex="-1" data-autofocus>Wiki editors</h1>');
+    expect(res.text).toContain('<h2 tabindex="-1" data-autofocus>Wiki editors</h2>');
     expect(res.text).toContain('Edit pages of the team wiki.');
     expect(res.text).toContain('Team Wiki');
     expect(res.text).toContain('<td>Site</td>');

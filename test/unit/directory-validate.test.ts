@@ -226,6 +226,11 @@ describe('directory file validation', () => {
       (f) => f.assignments.push({ ...f.assignments[0] }),
       [{ path: 'assignments[1]', message: 'duplicate assignment of this access package to ann@example.org (also assignments[0])' }],
     ],
+    [
+      'holding two incompatible packages',
+      (f) => f.assignments.push({ user: 'ann@example.org', accessPackage: P2, policy: 'All' }),
+      [{ path: 'assignments[0]', message: `ann@example.org also holds access package ${P2} (assignments[1]), which this access package is incompatible with` }],
+    ],
     ['password and passwordHash both', (f) => (f.users[0].passwordHash = 'x'), [{ path: 'users[0]', message: 'give either password or passwordHash, not both' }]],
     [
       'passwordHash not in our format',
