@@ -204,6 +204,8 @@ const statements: string[] = [
     requestor_attributes jsonb not null default '[]' check (jsonb_typeof(requestor_attributes) = 'array'),
     requested_start timestamptz,
     requested_end timestamptz,
+    -- The policy's expiration when the request was made; access approved later still ends as promised.
+    expiration jsonb not null default '{"kind": "never"}',
     resubmits_request_id uuid references requests on delete set null,
     -- The id the request form carried: a double click or a second tab sends it twice, the request exists once.
     submission_key text unique check (length(submission_key) <= 100),

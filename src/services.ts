@@ -5,7 +5,8 @@ import type { Logger } from './log.ts';
 import { createAccessPackageService } from './access-packages/service.ts';
 import { createAuthService } from './auth/service.ts';
 import { createRequestService } from './requests/service.ts';
-import type { Notifier } from './notifications/notifier.ts';
+import { createNotifier } from './notifications/notifier.ts';
+import { createViews } from './web/views.ts';
 
 export interface ServiceDeps {
   db: Knex;
@@ -16,11 +17,13 @@ export interface ServiceDeps {
 
 /** The one place that wires data access into services. */
 export function createServices(deps: ServiceDeps) {
-  const notifier: Notifier = { requestSubmitted: async () => {}, approvalNeeded: async () => {} };
+  const views = createViews({ cache: deps.config.env === 'production' });
+  const notifier = createNotifier({ views, clock: deps.clock, baseUrl: deps.config.baseUrl });
   return {
     auth: createAuthService(deps),
     accessPackages: createAccessPackageService(deps),
     requests: createRequestService({ ...deps, notifier }),
+    notifier,
   };
 }
 

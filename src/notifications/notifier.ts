@@ -1,10 +1,312 @@
+import type { Eta } from 'eta';
 import type { Knex } from 'knex';
+import type { Clock } from '../clock.ts';
+import { enqueue, type Message, type Outgoing, type Recipient } from './outbox.ts';
 
 /**
- * What the product tells people, written to the outbox inside the transaction of the change that
- * caused it. (Messages are rendered and delivered by the notifications module.)
+ * What Portico tells people, in the words My Access uses. Every method writes to the outbox inside
+ * the caller's transaction, so a message exists exactly when the change that caused it does.
  */
 export interface Notifier {
   requestSubmitted(trx: Knex, requestId: string): Promise<void>;
   approvalNeeded(trx: Knex, requestId: string, stage: number, approverIds: string[], dueAt: Date): Promise<void>;
+  requestsForwarded(trx: Knex, items: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[]): Promise<void>;
+  stageDecided(trx: Knex, requestId: string, stage: number, decision: 'approve' | 'deny', deciderId: string, otherApproverIds: string[]): Promise<void>;
+  requestDenied(trx: Knex, requestId: string, deciderName: string, justification: string | null): Promise<void>;
+  requestsExpired(trx: Knex, items: { requestId: string; stage: number | null; approverIds: string[]; reason?: string }[]): Promise<void>;
+  accessGranted(trx: Knex, assignmentIds: string[]): Promise<void>;
+  accessEndingSoon(trx: Knex, assignmentIds: string[], daysBefore: 14 | 1): Promise<void>;
+  accessEnded(trx: Knex, assignmentIds: string[], reason: string): Promise<void>;
+  /** Any message built elsewhere (reviews), to one person. */
+  send(trx: Knex, kind: string, userId: string, message: (to: Recipient, links: Links) => Message, dedupeKey?: string): Promise<void>;
+}
+
+export interface Links {
+  /** An absolute link into the portal through the person's directory hint: BASE_URL/@hint/path. */
+  to(path: string): string;
+}
+
+const dayFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short' });
+export const day = (d: Date) => dayFormat.format(d);
+export const dayTime = (d: Date) => dateTimeFormat.format(d).replace(', ', ' at ');
+
+interface RequestFacts {
+  id: string;
+  packageId: string;
+  packageName: string;
+  policyName: string;
+  requestorId: string;
+  requestorName: string;
+  requestorEmail: string;
+  justification: string | null;
+  submittedAt: Date;
+  requestedStart: Date | null;
+  requestedEnd: Date | null;
+  stages: number;
+  hint: string;
+}
+
+async function requestFacts(trx: Knex, requestId: string): Promise<RequestFacts> {
+  return (await requestFactsMany(trx, [requestId])).get(requestId)!;
+}
+
+async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<string, RequestFacts>> {
+  const map = new Map<string, RequestFacts>();
+  for (let i = 0; i < requestIds.length; i += 1000) {
+    for (const f of await loadRequestFacts(trx, requestIds.slice(i, i + 1000))) map.set(f.id, f);
+  }
+  return map;
+}
+
+async function loadRequestFacts(trx: Knex, requestIds: string[]): Promise<RequestFacts[]> {
+  const rows = await trx('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('policies as pol', 'pol.id', 'r.policy_id')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .join('directories as d', 'd.id', 'r.directory_id')
+    .whereIn('r.id', requestIds)
+    .select(
+      'r.id', 'p.id as package_id', 'p.name as package_name', 'pol.name as policy_name', 'u.id as requestor_id', 'u.display_name', 'u.email',
+      'r.justification', 'r.submitted_at', 'r.requested_start', 'r.requested_end', 'd.hint',
+      trx.raw('(select count(*) from request_stages s where s.request_id = r.id) as stages'),
+    );
+  return rows.map((r) => ({
+    id: r.id,
+    packageId: r.package_id,
+    packageName: r.package_name,
+    policyName: r.policy_name,
+    requestorId: r.requestor_id,
+    requestorName: r.display_name,
+    requestorEmail: r.email,
+    justification: r.justification,
+    submittedAt: new Date(r.submitted_at),
+    requestedStart: r.requested_start ? new Date(r.requested_start) : null,
+    requestedEnd: r.requested_end ? new Date(r.requested_end) : null,
+    stages: Number(r.stages),
+    hint: r.hint,
+  }));
+}
+
+async function recipients(trx: Knex, userIds: string[]): Promise<Recipient[]> {
+  const unique = [...new Set(userIds)];
+  const result: Recipient[] = [];
+  for (let i = 0; i < unique.length; i += 1000) {
+    const rows = await trx('users').whereIn('id', unique.slice(i, i + 1000)).whereNull('disabled_at').select('id', 'email', 'display_name', 'directory_id');
+    for (const u of rows) result.push({ userId: u.id, email: u.email, name: u.display_name, directoryId: u.directory_id });
+  }
+  return result;
+}
+
+function requestDetails(f: RequestFacts): [string, string][] {
+  const details: [string, string][] = [
+    ['Access package', f.packageName],
+    ['Requested by', `${f.requestorName} (${f.requestorEmail})`],
+    ['Policy', f.policyName],
+    ['Submitted', dayTime(f.submittedAt)],
+  ];
+  if (f.requestedEnd) details.push(['Access period', `${f.requestedStart ? day(f.requestedStart) : 'From approval'} to ${day(f.requestedEnd)}`]);
+  details.push(['Business justification', f.justification || 'None given']);
+  return details;
+}
+
+export function createNotifier(deps: { views: Eta; clock: Clock; baseUrl: string }): Notifier {
+  const { views, clock, baseUrl } = deps;
+  const linksFor = (hint: string): Links => ({ to: (path: string) => `${baseUrl}/@${hint}${path}` });
+
+  /** Builds one message per recipient and writes them all in batches. */
+  async function write(trx: Knex, items: { kind: string; userIds: string[]; hint: string; build: (to: Recipient, links: Links) => Message; dedupe?: (to: Recipient) => string }[]) {
+    const people = new Map((await recipients(trx, items.flatMap((i) => i.userIds))).map((r) => [r.userId, r]));
+    const outgoing: Outgoing[] = [];
+    for (const item of items) {
+      for (const id of new Set(item.userIds)) {
+        const to = people.get(id);
+        if (to) outgoing.push({ kind: item.kind, to, message: item.build(to, linksFor(item.hint)), dedupeKey: item.dedupe?.(to) });
+      }
+    }
+    await enqueue(trx, views, outgoing, clock.now());
+  }
+
+  interface AssignmentFacts { id: string; userId: string; endsAt: Date | null; packageId: string; packageName: string; hint: string }
+  async function assignmentFacts(trx: Knex, ids: string[]): Promise<AssignmentFacts[]> {
+    const result: AssignmentFacts[] = [];
+    for (let i = 0; i < ids.length; i += 1000) {
+      const rows = await trx('assignments as a')
+        .join('access_packages as p', 'p.id', 'a.access_package_id')
+        .join('directories as d', 'd.id', 'a.directory_id')
+        .whereIn('a.id', ids.slice(i, i + 1000))
+        .select('a.id', 'a.user_id', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
+      for (const a of rows) result.push({ id: a.id, userId: a.user_id, endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint });
+    }
+    return result;
+  }
+
+  return {
+    async requestSubmitted(trx, requestId) {
+      const f = await requestFacts(trx, requestId);
+      await write(trx, [{
+        kind: 'requestSubmitted', userIds: [f.requestorId], hint: f.hint,
+        build: (to, links) => ({
+          subject: `Your request for ${f.packageName} was submitted`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`We received your request for access to ${f.packageName}. You can follow it, or cancel it while it is pending approval, in Request history.`],
+          details: requestDetails(f),
+          action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
+        }),
+      }]);
+    },
+
+    async approvalNeeded(trx, requestId, stage, approverIds, dueAt) {
+      const f = await requestFacts(trx, requestId);
+      await write(trx, [{
+        kind: 'approvalNeeded', userIds: approverIds, hint: f.hint,
+        dedupe: (to) => `approvalNeeded:${requestId}:${stage}:${to.userId}`,
+        build: (to, links) => ({
+          subject: `Action required: Approve or deny request by ${day(dueAt)}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [
+            `${f.requestorName} asked for access to ${f.packageName}, and you are an approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
+            `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
+          ],
+          details: requestDetails(f),
+          action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
+        }),
+      }]);
+    },
+
+    async requestsForwarded(trx, items) {
+      const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
+      await write(trx, items.map(({ requestId, stage, approverIds, dueAt }) => {
+        const f = facts.get(requestId)!;
+        return {
+          kind: 'requestForwarded', userIds: approverIds, hint: f.hint,
+          dedupe: (to: Recipient) => `requestForwarded:${requestId}:${stage}:${to.userId}`,
+          build: (to: Recipient, links: Links) => ({
+            subject: `Action required: Approve or deny forwarded request by ${day(dueAt)}`,
+            greeting: `Hello ${to.name},`,
+            paragraphs: [
+              `A request from ${f.requestorName} for ${f.packageName} was forwarded to you because its approvers have not decided yet. You are an alternate approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
+              `Approve or deny it by ${dayTime(dueAt)}. The first approver to decide decides for everyone.`,
+            ],
+            details: requestDetails(f),
+            action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
+          }),
+        };
+      }));
+    },
+
+    async stageDecided(trx, requestId, stage, decision, deciderId, otherApproverIds) {
+      const f = await requestFacts(trx, requestId);
+      const [decider] = await recipients(trx, [deciderId]);
+      const verb = decision === 'approve' ? 'approved' : 'denied';
+      await write(trx, [{
+        kind: 'stageDecided', userIds: otherApproverIds.filter((id) => id !== deciderId), hint: f.hint,
+        build: (to, links) => ({
+          subject: `Request ${verb}: ${f.packageName} for ${f.requestorName}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`${decider?.name ?? 'Another approver'} ${verb} the request from ${f.requestorName} for ${f.packageName}${f.stages > 1 ? ` at stage ${stage}` : ''}. You do not need to do anything.`],
+          action: { label: 'View the request', url: links.to(`/approvals/${f.id}`) },
+        }),
+      }]);
+    },
+
+    async requestDenied(trx, requestId, deciderName, justification) {
+      const f = await requestFacts(trx, requestId);
+      await write(trx, [{
+        kind: 'requestDenied', userIds: [f.requestorId], hint: f.hint,
+        build: (to, links) => ({
+          subject: `Your request for ${f.packageName} was denied`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [
+            `${deciderName} denied your request for access to ${f.packageName}.`,
+            justification ? `Their reason: ${justification}` : 'They gave no reason.',
+            'If you still need access, you can resubmit the request from Request history.',
+          ],
+          action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
+        }),
+      }]);
+    },
+
+    async requestsExpired(trx, items) {
+      const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
+      await write(trx, items.flatMap(({ requestId, stage, approverIds, reason }) => {
+        const f = facts.get(requestId)!;
+        const stageText = f.stages > 1 && stage ? ` stage ${stage} of` : '';
+        return [
+          {
+            kind: 'requestExpired', userIds: [f.requestorId], hint: f.hint,
+            dedupe: (to: Recipient) => `requestExpired:${requestId}:${to.userId}`,
+            build: (to: Recipient, links: Links) => ({
+              subject: `Your request for ${f.packageName} has expired`,
+              greeting: `Hello ${to.name},`,
+              paragraphs: [
+                reason ?? `Nobody approved or denied${stageText} your request for ${f.packageName} in time, so it has expired.`,
+                'If you still need access, you can resubmit the request from Request history.',
+              ],
+              action: { label: 'Resubmit your request', url: links.to(`/requests/${f.id}`) },
+            }),
+          },
+          {
+            kind: 'requestExpiredApprover', userIds: approverIds, hint: f.hint,
+            dedupe: (to: Recipient) => `requestExpired:${requestId}:${to.userId}`,
+            build: (to: Recipient, links: Links) => ({
+              subject: `Request has expired: ${f.packageName} for ${f.requestorName}`,
+              greeting: `Hello ${to.name},`,
+              paragraphs: [`The request from ${f.requestorName} for ${f.packageName} expired because nobody decided in time. You no longer need to act on it.`],
+              action: { label: 'View the request', url: links.to(`/approvals/${f.id}`) },
+            }),
+          },
+        ];
+      }));
+    },
+
+    async accessGranted(trx, assignmentIds) {
+      const facts = await assignmentFacts(trx, assignmentIds);
+      await write(trx, facts.map((a) => ({
+        kind: 'accessGranted', userIds: [a.userId], hint: a.hint,
+        dedupe: () => `accessGranted:${a.id}`,
+        build: (to: Recipient, links: Links) => ({
+          subject: `You now have access to ${a.packageName}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`You now have access to ${a.packageName}${a.endsAt ? ` until ${day(a.endsAt)}` : ''}.`],
+          action: { label: 'See your access', url: links.to('/access-packages/active') },
+        }),
+      })));
+    },
+
+    async accessEndingSoon(trx, assignmentIds, daysBefore) {
+      const facts = (await assignmentFacts(trx, assignmentIds)).filter((a) => a.endsAt);
+      await write(trx, facts.map((a) => ({
+        kind: 'accessEndingSoon', userIds: [a.userId], hint: a.hint,
+        dedupe: () => `accessEndingSoon:${daysBefore}:${a.id}`,
+        build: (to: Recipient, links: Links) => ({
+          subject: `Extend access for ${a.packageName} by ${day(a.endsAt!)}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`Your access to ${a.packageName} ends on ${dayTime(a.endsAt!)}.`, 'If you still need it, request the access package again before then.'],
+          action: { label: `Request ${a.packageName}`, url: links.to(`/access-packages/${a.packageId}`) },
+        }),
+      })));
+    },
+
+    async accessEnded(trx, assignmentIds, reason) {
+      const facts = await assignmentFacts(trx, assignmentIds);
+      await write(trx, facts.map((a) => ({
+        kind: 'accessEnded', userIds: [a.userId], hint: a.hint,
+        dedupe: () => `accessEnded:${a.id}`,
+        build: (to: Recipient, links: Links) => ({
+          subject: `Access has ended for ${a.packageName}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`Your access to ${a.packageName} has ended: ${reason}`, 'If you need it again, you can request the access package.'],
+          action: { label: `Request ${a.packageName}`, url: links.to(`/access-packages/${a.packageId}`) },
+        }),
+      })));
+    },
+
+    async send(trx, kind, userId, build, dedupeKey) {
+      const [to] = await recipients(trx, [userId]);
+      if (!to) return;
+      const hint = (await trx('directories').where({ id: to.directoryId }).first('hint')).hint as string;
+      await write(trx, [{ kind, userIds: [userId], hint, build, dedupe: dedupeKey ? () => dedupeKey : undefined }]);
+    },
+  };
 }

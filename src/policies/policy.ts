@@ -90,3 +90,18 @@ export function describeExpiration(expiration: Expiration, formatDate: (d: Date)
       return 'No end date';
   }
 }
+
+/** An expiration as stored in JSON (dates as ISO strings) back to its typed form. */
+export function expirationFromJson(value: unknown): Expiration {
+  const e = (value ?? { kind: 'never' }) as { kind: string; days?: number; hours?: number; date?: string };
+  switch (e.kind) {
+    case 'afterDays':
+      return { kind: 'afterDays', days: Number(e.days) };
+    case 'afterHours':
+      return { kind: 'afterHours', hours: Number(e.hours) };
+    case 'onDate':
+      return { kind: 'onDate', date: new Date(e.date!) };
+    default:
+      return { kind: 'never' };
+  }
+}

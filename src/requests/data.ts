@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { PageRequest } from '../shared/keyset.ts';
 import { OPEN_STATES, type RequestState } from './states.ts';
+import type { Expiration } from '../policies/policy.ts';
 
 export interface Answer {
   key: string;
@@ -28,6 +29,7 @@ export interface NewRequest {
   requestorAttributes: AttributeValue[];
   requestedStart: Date | null;
   requestedEnd: Date | null;
+  expiration: Expiration;
   resubmitsRequestId: string | null;
   submissionKey: string | null;
   currentStage: number | null;
@@ -50,6 +52,7 @@ export async function insertRequest(trx: Knex, r: NewRequest): Promise<string> {
       requestor_attributes: JSON.stringify(r.requestorAttributes),
       requested_start: r.requestedStart,
       requested_end: r.requestedEnd,
+      expiration: JSON.stringify(r.expiration),
       resubmits_request_id: r.resubmitsRequestId,
       submission_key: r.submissionKey,
       current_stage: r.currentStage,

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { packageDetails, liveAssignmentOf, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
-import { deliverAssignment } from '../assignments/delivery.ts';
+import { deliverRequest } from './delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
@@ -330,6 +330,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
             requestorAttributes: attributes.filter((a) => a.value !== ''),
             requestedStart,
             requestedEnd,
+            expiration: policy.expiration,
             resubmitsRequestId: resubmits?.id ?? null,
             submissionKey: input.submissionKey || null,
             currentStage: null,
@@ -353,7 +354,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           const { approvers, dueAt } = await startStage(trx, requestId, 1, user.id, now);
           await notifier.approvalNeeded(trx, requestId, 1, approvers.map((a) => a.userId), dueAt);
         } else {
-          await deliverRequest(trx, requestId, policy, { requestedStart, requestedEnd }, now, actor);
+          await deliverRequest(trx, requestId, now, actor, notifier);
         }
         return { requestId, duplicate: false };
       });
@@ -432,42 +433,6 @@ async function incompatibleHoldings(trx: Knex, userId: string, packageId: string
     ...held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const })),
     ...asked.filter((a) => !held.some((h) => h.id === a.id)).map((a) => ({ id: a.id, name: a.name, kind: 'request' as const })),
   ];
-}
-
-/** The request is approved (or needs no approval): create the assignment and record the outcome. */
-export async function deliverRequest(
-  trx: Knex,
-  requestId: string,
-  policy: Pick<Policy, 'id' | 'expiration'>,
-  period: { requestedStart: Date | null; requestedEnd: Date | null },
-  now: Date,
-  actor: Actor,
-): Promise<void> {
-  const request = await trx('requests').where({ id: requestId }).first('directory_id', 'access_package_id', 'target_user_id');
-  const delivered = await deliverAssignment(
-    trx,
-    {
-      directoryId: request.directory_id,
-      accessPackageId: request.access_package_id,
-      policyId: policy.id,
-      userId: request.target_user_id,
-      requestId,
-      origin: 'request',
-      requestedStart: period.requestedStart,
-      requestedEnd: period.requestedEnd,
-      expiration: policy.expiration,
-    },
-    now,
-    actor,
-  );
-  await trx('requests').where({ id: requestId }).update({ state: delivered.state, completed_at: now, updated_at: now });
-  await recordAudit(trx, actor, {
-    action: delivered.state === 'delivered' ? 'request.delivered' : 'request.scheduled',
-    at: now,
-    targetType: 'request',
-    targetId: requestId,
-    details: { startsAt: delivered.startsAt, endsAt: delivered.endsAt },
-  });
 }
 
 function prefillFrom(earlier: RequestDetails, policy: Policy | null): RequestInput {

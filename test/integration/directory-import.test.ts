@@ -370,6 +370,31 @@ describe.skipIf(!hasContoso)('importing contoso.json', () => {
     }));
 });
 
+describe('an OpenID Connect directory', () => {
+  it('keeps its sign-in settings and users without passwords through import and export', () =>
+    withDb(async ({ db }) => {
+      const clock = new FixedClock(T0);
+      const file = {
+        directory: { hint: 'oidc.example', name: 'OIDC Example', signIn: { oidc: { issuer: 'https://idp.oidc.example', clientId: 'portico', clientSecretEnv: 'OIDC_CLIENT_SECRET' } } },
+        users: [{ email: 'Pat@OIDC.example', displayName: 'Pat' }],
+      };
+      await runOk(db, file, clock);
+      const [dir] = await db('directories').select('sign_in');
+      expect(dir.sign_in).toEqual(file.directory.signIn);
+      expect((await db('users').first()).password_hash).toBeNull();
+      const exported = await exportDirectory(db, 'oidc.example');
+      expect(exported).toEqual({
+        directory: file.directory,
+        users: [{ email: 'pat@oidc.example', displayName: 'Pat', type: 'member' }],
+        groups: [],
+        catalogs: [],
+        assignments: [],
+        accessReviews: [],
+      });
+      expect((await runOk(db, exported, clock)).plan.changes).toEqual([]);
+    }));
+});
+
 describe('the demo directory', () => {
   it('imports cleanly, twice without changes, and round-trips through export', async () => {
     const first = await createTestDatabase();

@@ -1,0 +1,109 @@
+import type { Knex } from 'knex';
+import type { PageRequest } from '../shared/keyset.ts';
+
+export interface PendingApproval {
+  requestId: string;
+  stagePosition: number;
+  stageCount: number;
+  dueAt: Date;
+  submittedAt: Date;
+  packageName: string;
+  requestorName: string;
+  requestorEmail: string;
+  kind: 'primary' | 'fallback' | 'escalation';
+}
+
+/** Stages waiting for this approver, soonest deadline first (keyset on due_at, request id). Never their own requests. */
+export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
+  const q = db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .join('requests as r', 'r.id', 's.request_id')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .where('a.user_id', userId)
+    .where('a.open', true)
+    .where('s.state', 'pending')
+    .where('r.state', 'pendingApproval')
+    .whereNot('r.target_user_id', userId)
+    .select(
+      'r.id as requestId',
+      's.position as stagePosition',
+      db.raw('(select count(*) from request_stages x where x.request_id = r.id)::int as "stageCount"'),
+      's.due_at as dueAt',
+      'r.submitted_at as submittedAt',
+      'p.name as packageName',
+      'u.display_name as requestorName',
+      'u.email as requestorEmail',
+      'a.kind',
+    );
+  if (page.after) q.whereRaw('(s.due_at, r.id) > (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(s.due_at, r.id) < (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'desc' : 'asc';
+  return q.orderByRaw(`s.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
+}
+
+export async function countPendingForApprover(db: Knex, userId: string): Promise<{ count: number; oldestDue: Date | null }> {
+  const row = await db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .join('requests as r', 'r.id', 's.request_id')
+    .where({ 'a.user_id': userId, 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval' })
+    .whereNot('r.target_user_id', userId)
+    .first(db.raw('count(*)::int as count'), db.raw('min(s.due_at) as oldest'));
+  return { count: Number(row?.count ?? 0), oldestDue: row?.oldest ? new Date(row.oldest) : null };
+}
+
+export interface PastDecision {
+  requestId: string;
+  stagePosition: number;
+  decision: 'approve' | 'deny';
+  decidedAt: Date;
+  justification: string | null;
+  packageName: string;
+  requestorName: string;
+  requestState: string;
+}
+
+/** Decisions this person made, newest first (keyset on decided_at, stage id). */
+export async function decisionsBy(db: Knex, userId: string, page: PageRequest, limit: number): Promise<(PastDecision & { stageId: string })[]> {
+  const q = db('request_stages as s')
+    .join('requests as r', 'r.id', 's.request_id')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .where('s.decided_by_id', userId)
+    .select(
+      's.id as stageId',
+      'r.id as requestId',
+      's.position as stagePosition',
+      's.decision',
+      's.decided_at as decidedAt',
+      's.justification',
+      'p.name as packageName',
+      'u.display_name as requestorName',
+      'r.state as requestState',
+    );
+  if (page.after) q.whereRaw('(s.decided_at, s.id) < (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(s.decided_at, s.id) > (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'asc' : 'desc';
+  return q.orderByRaw(`s.decided_at ${dir}, s.id ${dir}`).limit(limit + 1);
+}
+
+/** Whether this person was ever asked to decide a stage of the request (what lets them see it). */
+export async function approverStages(db: Knex, requestId: string, userId: string): Promise<{ stageId: string; position: number; open: boolean; kind: string }[]> {
+  return db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .where({ 's.request_id': requestId, 'a.user_id': userId })
+    .select('s.id as stageId', 's.position', 'a.open', 'a.kind');
+}
+
+export interface RequestorProfile {
+  department: string | null;
+  jobTitle: string | null;
+  managerName: string | null;
+  type: 'member' | 'guest';
+}
+
+export async function requestorProfile(db: Knex, userId: string): Promise<RequestorProfile> {
+  const row = await db('users as u').leftJoin('users as m', 'm.id', 'u.manager_id').where('u.id', userId).first('u.attributes', 'u.type', 'm.display_name as manager_name');
+  const attributes = (row?.attributes ?? {}) as Record<string, string>;
+  return { department: attributes.department ?? null, jobTitle: attributes.jobTitle ?? null, managerName: row?.manager_name ?? null, type: row?.type ?? 'member' };
+}

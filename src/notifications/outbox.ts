@@ -1,0 +1,107 @@
+import type { Knex } from 'knex';
+import type { Eta } from 'eta';
+
+/** One email as people read it: rendered to text and HTML from the same parts. */
+export interface Message {
+  subject: string;
+  greeting: string;
+  paragraphs: string[];
+  details?: [string, string][];
+  action?: { label: string; url: string };
+}
+
+export interface Recipient {
+  userId: string;
+  email: string;
+  name: string;
+  directoryId: string;
+}
+
+export function renderMessage(views: Eta, message: Message): { text: string; html: string } {
+  return {
+    text: views.render('/emails/text', message),
+    html: views.render('/emails/html', message),
+  };
+}
+
+export interface Outgoing {
+  kind: string;
+  to: Recipient;
+  message: Message;
+  /** Makes a repeated event (a sweep run twice, a retried transaction) write the message once. */
+  dedupeKey?: string;
+}
+
+/**
+ * Writes messages to the outbox in the caller's transaction: each is sent if and only if the change
+ * that caused it commits. Batched, so a sweep that ends 100,000 assignments writes in chunks.
+ */
+export async function enqueue(trx: Knex, views: Eta, outgoing: Outgoing[], now: Date): Promise<void> {
+  const rows = outgoing.map(({ kind, to, message, dedupeKey }) => {
+    const { text, html } = renderMessage(views, message);
+    return {
+      directory_id: to.directoryId,
+      kind,
+      to_user_id: to.userId,
+      to_address: to.email,
+      subject: message.subject,
+      text_body: text,
+      html_body: html,
+      dedupe_key: dedupeKey ?? null,
+      created_at: now,
+      next_attempt_at: now,
+    };
+  });
+  for (let i = 0; i < rows.length; i += 500) {
+    await trx('notifications').insert(rows.slice(i, i + 500)).onConflict('dedupe_key').ignore();
+  }
+}
+
+export interface OutboxMessage {
+  id: string;
+  toAddress: string;
+  subject: string;
+  textBody: string;
+  htmlBody: string;
+  attempts: number;
+}
+
+const LEASE_MS = 2 * 60 * 1000;
+
+/**
+ * Takes up to `limit` messages that are due and not leased by another process, and leases them for
+ * two minutes (SKIP LOCKED: several Portico processes never take the same message).
+ */
+export async function claimDue(db: Knex, now: Date, limit: number): Promise<OutboxMessage[]> {
+  return db.transaction(async (trx) => {
+    const rows = await trx('notifications')
+      .whereNull('sent_at')
+      .where('next_attempt_at', '<=', now)
+      .where((w) => w.whereNull('locked_until').orWhere('locked_until', '<', now))
+      .orderBy('next_attempt_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .select('id', 'to_address', 'subject', 'text_body', 'html_body', 'attempts');
+    if (rows.length === 0) return [];
+    await trx('notifications').whereIn('id', rows.map((r) => r.id)).update({ locked_until: new Date(now.getTime() + LEASE_MS) });
+    return rows.map((r) => ({ id: r.id, toAddress: r.to_address, subject: r.subject, textBody: r.text_body, htmlBody: r.html_body, attempts: r.attempts }));
+  });
+}
+
+export async function markSent(db: Knex, id: string, at: Date): Promise<void> {
+  await db('notifications').where({ id }).whereNull('sent_at').update({ sent_at: at, locked_until: null, last_error: null });
+}
+
+/** Exponential backoff: 1, 2, 4 ... minutes, at most an hour between attempts; never given up on. */
+export function nextAttempt(now: Date, attempts: number): Date {
+  const minutes = Math.min(60, 2 ** Math.max(0, attempts - 1));
+  return new Date(now.getTime() + minutes * 60_000);
+}
+
+export async function markFailed(db: Knex, id: string, attempts: number, error: string, now: Date): Promise<void> {
+  await db('notifications')
+    .where({ id })
+    .whereNull('sent_at')
+    .update({ attempts, last_error: error.slice(0, 1000), next_attempt_at: nextAttempt(now, attempts), locked_until: null });
+}

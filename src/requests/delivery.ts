@@ -1,0 +1,54 @@
+import type { Knex } from 'knex';
+import { deliverAssignment } from '../assignments/delivery.ts';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+import { expirationFromJson, policyEnd } from '../policies/policy.ts';
+
+/**
+ * The request is approved, or needs no approval: create its assignment (Delivered, or Scheduled
+ * until a later start) under the expiration the policy had when the request was made. When that
+ * can no longer be honoured, the request ends as Delivery failed, with the reason recorded.
+ */
+export async function deliverRequest(trx: Knex, requestId: string, now: Date, actor: Actor, notifier: Notifier): Promise<'delivered' | 'scheduled' | 'deliveryFailed'> {
+  const r = await trx('requests').where({ id: requestId }).first('directory_id', 'access_package_id', 'policy_id', 'target_user_id', 'requested_start', 'requested_end', 'expiration');
+  const expiration = expirationFromJson(r.expiration);
+  const requestedStart: Date | null = r.requested_start ? new Date(r.requested_start) : null;
+  const requestedEnd: Date | null = r.requested_end ? new Date(r.requested_end) : null;
+  const start = requestedStart && requestedStart > now ? requestedStart : now;
+  const end = requestedEnd ?? policyEnd(expiration, start);
+  let reason: string | null = null;
+  if (end && end <= start) reason = 'the access would have ended before it started (the policy’s end date or the requested end date has passed)';
+  const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
+  if (live) reason = 'the person already has this access package';
+  if (reason) {
+    await trx('requests').where({ id: requestId }).update({ state: 'deliveryFailed', completed_at: now, updated_at: now });
+    await recordAudit(trx, actor, { action: 'request.deliveryFailed', at: now, targetType: 'request', targetId: requestId, details: { reason: `Not delivered: ${reason}.` } });
+    return 'deliveryFailed';
+  }
+  const delivered = await deliverAssignment(
+    trx,
+    {
+      directoryId: r.directory_id,
+      accessPackageId: r.access_package_id,
+      policyId: r.policy_id,
+      userId: r.target_user_id,
+      requestId,
+      origin: 'request',
+      requestedStart,
+      requestedEnd,
+      expiration,
+    },
+    now,
+    actor,
+  );
+  await trx('requests').where({ id: requestId }).update({ state: delivered.state, completed_at: now, updated_at: now });
+  await recordAudit(trx, actor, {
+    action: delivered.state === 'delivered' ? 'request.delivered' : 'request.scheduled',
+    at: now,
+    targetType: 'request',
+    targetId: requestId,
+    details: { startsAt: delivered.startsAt, endsAt: delivered.endsAt },
+  });
+  if (delivered.state === 'delivered') await notifier.accessGranted(trx, [delivered.assignmentId]);
+  return delivered.state;
+}
