@@ -10,6 +10,8 @@ import { migrateToLatest } from './db/migrate.ts';
 import { importDirectory } from './directory/import.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createServices } from './services.ts';
+import { startScheduler, type Scheduler } from './lifecycle/sweep.ts';
+import { createMailTransport, deliverOutbox } from './notifications/mailer.ts';
 
 export const DEMO_DIRECTORY_FILE = fileURLToPath(new URL('./directory/demo/portico-demo.json', import.meta.url));
 
@@ -17,6 +19,7 @@ export interface RunningPortico {
   url: string;
   server: Server;
   database: Database;
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,15 @@ export async function startPortico(
   if (options.loadDemo ?? true) await loadDemoIfEmpty(database, clock, logger);
   const services = createServices({ db: database.db, clock, config, logger });
   const app = createApp({ config, db: database.db, clock, logger, services });
+  const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, from: config.mailFrom });
+  const scheduler = startScheduler({
+    db: database.db,
+    notifier: services.notifier,
+    logger,
+    clock,
+    intervalSeconds: config.sweepIntervalSeconds,
+    deliver: () => deliverOutbox(database.db, transport, logger),
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -57,12 +69,16 @@ export async function startPortico(
     url,
     server,
     database,
+    scheduler,
     close() {
       // In-flight requests finish; idle keep-alive connections are closed so the process can exit.
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }).then(() => (options.database ? undefined : database.close()));
+      })
+        .then(() => scheduler.stop())
+        .then(() => transport.close())
+        .then(() => (options.database ? undefined : database.close()));
       return closing;
     },
   };

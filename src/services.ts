@@ -3,6 +3,7 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createAccessPackageService } from './access-packages/service.ts';
+import { createApprovalService } from './approvals/service.ts';
 import { createAuthService } from './auth/service.ts';
 import { createRequestService } from './requests/service.ts';
 import { createNotifier } from './notifications/notifier.ts';
@@ -23,6 +24,7 @@ export function createServices(deps: ServiceDeps) {
     auth: createAuthService(deps),
     accessPackages: createAccessPackageService(deps),
     requests: createRequestService({ ...deps, notifier }),
+    approvals: createApprovalService({ ...deps, notifier }),
     notifier,
   };
 }

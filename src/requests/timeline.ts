@@ -23,7 +23,9 @@ export function describeTimeline(entries: TimelineEntry[]): TimelineItem[] {
       case 'request.escalated':
         return { at: e.at, title: `Stage ${d.stage} forwarded to alternate approvers`, detail: str(d.approverNames) };
       case 'request.expired':
-        return { at: e.at, title: 'Expired: nobody decided in time', detail: d.stage ? `Stage ${d.stage} had no decision by its deadline.` : str(d.reason) };
+        return d.reason
+          ? { at: e.at, title: `Expired: nobody could approve stage ${d.stage}`, detail: str(d.reason) }
+          : { at: e.at, title: 'Expired: nobody decided in time', detail: d.stage ? `Stage ${d.stage} had no decision by its deadline.` : null };
       case 'request.canceled':
         return { at: e.at, title: `Canceled by ${who(e)}`, detail: str(d.reason) };
       case 'request.delivered':

@@ -3,27 +3,15 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
+import { policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
 
 let database: Database;
 let t: TestApp;
 let db: Database['db'];
 
-const policyId = async (pkg: string, name: string) => (await db('policies').where({ access_package_id: pkg, name }).first('id')).id as string;
-const userId = async (email: string) => (await db('users').where({ email }).first('id')).id as string;
-
-/** Opens the request form for a policy and posts it with these answers, as a browser would. */
-async function submit(agent: Agent, pkg: string, policy: string, fields: Record<string, string>) {
-  const form = await agent.get(`/access-packages/${pkg}/request?policy=${policy}`);
-  expect(form.status).toBe(200);
-  const key = /name="submissionKey" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
-  const version = /name="policyVersion" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
-  return agent
-    .post(`/access-packages/${pkg}/request`)
-    .type('form')
-    .send({ _csrf: csrfFrom(form.text), policy, policyVersion: version, submissionKey: key, ...fields });
-}
-
-const validWiki = { 'answer-0': 'WIKI-7', 'answer-1': 'Runbooks', 'answer-2': '', 'attribute-1': '+44 20 7946 0000', justification: 'I maintain the on-call runbooks.', specificPeriod: 'no' };
+const policyId = (pkg: string, name: string) => policyIdOf(db, pkg, name);
+const userId = (email: string) => userIdOf(db, email);
+const submit = submitRequest;
 
 beforeAll(async () => {
   database = await createTestDatabase();

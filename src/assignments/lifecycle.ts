@@ -1,0 +1,90 @@
+import type { Knex } from 'knex';
+import type { Actor } from '../audit/audit.ts';
+import { addDays } from '../clock.ts';
+import { BATCH, recordAuditMany } from '../approvals/lifecycle.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+
+/** Scheduled assignments whose start has come are delivered with their grants (and their requests with them). */
+export async function startDueAssignments(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
+  const due = await trx('assignments')
+    .where('state', 'scheduled')
+    .where('starts_at', '<=', now)
+    .orderBy('starts_at')
+    .limit(options.limit ?? BATCH)
+    .forUpdate()
+    .skipLocked()
+    .select('id', 'access_package_id', 'request_id', 'directory_id');
+  if (due.length === 0) return 0;
+  const ids = due.map((a) => a.id);
+  await trx('assignments').whereIn('id', ids).update({ state: 'delivered', updated_at: now });
+  await trx.raw(
+    `insert into assignment_grants (assignment_id, resource_role_id, granted_at)
+     select a.id, aprr.resource_role_id, ? from assignments a
+     join access_package_resource_roles aprr on aprr.access_package_id = a.access_package_id
+     where a.id = any(?::uuid[])
+     on conflict (assignment_id, resource_role_id) do nothing`,
+    [now, ids],
+  );
+  const requestIds = due.map((a) => a.request_id).filter(Boolean);
+  if (requestIds.length) await trx('requests').whereIn('id', requestIds).where('state', 'scheduled').update({ state: 'delivered', updated_at: now });
+  await recordAuditMany(trx, actor, due.map((a) => ({ action: 'assignment.started', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })), now);
+  await recordAuditMany(
+    trx,
+    actor,
+    due.filter((a) => a.request_id).map((a) => ({ action: 'request.delivered', targetType: 'request', targetId: a.request_id, directoryId: a.directory_id })),
+    now,
+  );
+  await notifier.accessGranted(trx, ids);
+  return due.length;
+}
+
+/** Delivered assignments whose end has come are Expired ("Access expired"), their grants revoked. */
+export async function endDueAssignments(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
+  const due = await trx('assignments')
+    .where('state', 'delivered')
+    .whereNotNull('ends_at')
+    .where('ends_at', '<=', now)
+    .orderBy('ends_at')
+    .limit(options.limit ?? BATCH)
+    .forUpdate()
+    .skipLocked()
+    .select('id', 'directory_id', 'request_id');
+  if (due.length === 0) return 0;
+  const ids = due.map((a) => a.id);
+  await trx('assignments').whereIn('id', ids).update({ state: 'expired', ended_at: now, end_reason: 'expired', updated_at: now });
+  await trx('assignment_grants').whereIn('assignment_id', ids).whereNull('revoked_at').update({ revoked_at: now });
+  await recordAuditMany(trx, actor, due.map((a) => ({ action: 'assignment.expired', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })), now);
+  await recordAuditMany(
+    trx,
+    actor,
+    due.filter((a) => a.request_id).map((a) => ({ action: 'request.accessEnded', targetType: 'request', targetId: a.request_id, directoryId: a.directory_id })),
+    now,
+  );
+  await notifier.accessEnded(trx, ids, 'its end date has passed.');
+  return due.length;
+}
+
+/**
+ * Access ending within 14 days, and within 1 day, gets one reminder each. The outbox's dedupe key
+ * keeps each reminder to one message however often the sweep runs.
+ */
+export async function remindEndingAssignments(trx: Knex, now: Date, notifier: Notifier): Promise<number> {
+  let reminded = 0;
+  for (const days of [14, 1] as const) {
+    const due: string[] = await trx('assignments as a')
+      .where('a.state', 'delivered')
+      .whereNotNull('a.ends_at')
+      .where('a.ends_at', '>', now)
+      .where('a.ends_at', '<=', addDays(now, days))
+      // Only access that lasts longer than the reminder window: a 2-day assignment needs no 14-day reminder.
+      .whereRaw('a.ends_at - a.starts_at > ?::interval', [`${days} days`])
+      .whereNotExists(function () {
+        this.select(trx.raw('1')).from('notifications as n').whereRaw(`n.dedupe_key = 'accessEndingSoon:${days}:' || a.id::text`);
+      })
+      .limit(BATCH)
+      .pluck('a.id');
+    if (due.length) await notifier.accessEndingSoon(trx, due, days);
+    reminded += due.length;
+  }
+  return reminded;
+}

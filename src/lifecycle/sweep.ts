@@ -1,0 +1,95 @@
+import type { Knex } from 'knex';
+import { systemActor } from '../audit/audit.ts';
+import { endDueAssignments, remindEndingAssignments, startDueAssignments } from '../assignments/lifecycle.ts';
+import { BATCH, escalateDueStages, expireDueStages } from '../approvals/lifecycle.ts';
+import type { Logger } from '../log.ts';
+import type { Notifier } from '../notifications/notifier.ts';
+import { deleteExpiredSessions } from '../web/session-store.ts';
+
+export interface SweepReport {
+  requestsExpired: number;
+  requestsEscalated: number;
+  assignmentsStarted: number;
+  assignmentsEnded: number;
+  remindersWritten: number;
+  sessionsDeleted: number;
+}
+
+export interface SweepDeps {
+  db: Knex;
+  notifier: Notifier;
+  logger: Logger;
+}
+
+const actor = systemActor('lifecycle');
+
+const MAX_BATCHES_PER_RUN = 100;
+
+/** Runs a step in batches, each in its own transaction, until a batch comes back short (or the run's share is done). */
+async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+    const n = await db.transaction(step);
+    total += n;
+    if (n < BATCH) return total;
+  }
+  return total;
+}
+
+/**
+ * Applies every time-based rule as of `now`: deadlines, escalations, scheduled starts, ends and
+ * reminders. Idempotent (a second run at the same moment changes nothing) and safe to run in
+ * several processes at once (rows are claimed with FOR UPDATE SKIP LOCKED).
+ */
+export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
+  const { db, notifier } = deps;
+  const report: SweepReport = {
+    requestsExpired: await inBatches(db, (trx) => expireDueStages(trx, now, actor, notifier)),
+    requestsEscalated: await inBatches(db, (trx) => escalateDueStages(trx, now, actor, notifier)),
+    assignmentsStarted: await inBatches(db, (trx) => startDueAssignments(trx, now, actor, notifier)),
+    assignmentsEnded: await inBatches(db, (trx) => endDueAssignments(trx, now, actor, notifier)),
+    remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
+    sessionsDeleted: await deleteExpiredSessions(db, new Date()),
+  };
+  return report;
+}
+
+export interface Scheduler {
+  /** Runs once now (and waits for a run already going). */
+  runNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the sweep, then sends due email, every `intervalSeconds` inside the server. Runs never
+ * overlap; stop() waits for the current one, so SIGTERM leaves nothing half done.
+ */
+export function startScheduler(deps: SweepDeps & { clock: { now(): Date }; deliver: () => Promise<unknown>; intervalSeconds: number }): Scheduler {
+  let running: Promise<void> | null = null;
+  let stopped = false;
+  const run = () => {
+    if (stopped) return Promise.resolve();
+    running ??= (async () => {
+      try {
+        const report = await runSweep(deps, deps.clock.now());
+        if (Object.values(report).some((n) => n > 0)) deps.logger.info({ sweep: report }, 'lifecycle sweep');
+        await deps.deliver();
+      } catch (err) {
+        deps.logger.error({ err }, 'lifecycle sweep failed; will retry on the next run');
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+  const timer = deps.intervalSeconds > 0 ? setInterval(run, deps.intervalSeconds * 1000) : null;
+  timer?.unref();
+  return {
+    runNow: run,
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}

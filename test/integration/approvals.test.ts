@@ -1,0 +1,330 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/connect.ts';
+import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
+import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { clearActivity, decide, policyId, requestId, userId, validWiki } from '../support/flows.ts';
+
+let database: Database;
+let t: TestApp;
+let db: Database['db'];
+const START = '2027-01-15T09:00:00Z';
+
+const sweep = () => runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+const stateOf = async (id: string) => (await db('requests').where({ id }).first('state')).state as string;
+const mailTo = (email: string) => db('notifications').where({ to_address: email }).orderBy('created_at').select('kind', 'subject', 'text_body', 'html_body');
+const approversOf = async (id: string, position: number) =>
+  db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .join('users as u', 'u.id', 'a.user_id')
+    .where({ 's.request_id': id, 's.position': position })
+    .orderBy('u.email')
+    .select('u.email', 'a.kind');
+
+const twoStage = { justification: 'Incident INC-1 needs it.' };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = database.db;
+  t = createTestApp(database);
+  await seedDirectory(database, fabrikam(), t.clock);
+});
+afterAll(async () => {
+  await database.close();
+});
+beforeEach(async () => {
+  await clearActivity(db);
+  t.clock.set(START);
+});
+
+describe('who approves', () => {
+  it('asks the requestor’s manager, and shows the request on their Pending tab', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    expect(await approversOf(id, 1)).toEqual([{ email: USER.manager, kind: 'primary' }]);
+    const max = await signIn(t.app, USER.manager);
+    const pending = await max.get('/approvals');
+    expect(pending.text).toContain('Rita Requestor');
+    expect(pending.text).toContain('Wiki editors');
+    expect(pending.text).toContain('29 January 2027 at 09:00 UTC');
+    const pane = await max.get(`/approvals/${id}`);
+    expect(pane.text).toContain('<dt>Department</dt><dd>Engineering</dd>');
+    expect(pane.text).toContain('<dt>Manager</dt><dd>Max Manager</dd>');
+    expect(pane.text).toContain('<dd>WIKI-7</dd>');
+    expect(pane.text).toContain('<dt>Cost center</dt><dd>CC-42</dd>');
+    expect(pane.text).toContain('I maintain the on-call runbooks.');
+    expect(pane.text).toContain('>Approve</button>');
+    expect(pane.text).toContain('>Deny</button>');
+    const [mail] = await mailTo(USER.manager);
+    expect(mail.subject).toBe('Action required: Approve or deny request by 29 January 2027');
+    expect(mail.text_body).toContain(`http://127.0.0.1:3000/@fabrikam.test/approvals/${id}`);
+    expect(mail.text_body).toContain('Rita Requestor asked for access to Wiki editors');
+  });
+
+  it('asks a guest’s sponsor', async () => {
+    const gus = await signIn(t.app, USER.guest);
+    const id = await requestId(gus, PKG.partner, await policyId(db, PKG.partner, 'Everyone: sponsor approval'), {});
+    expect(await approversOf(id, 1)).toEqual([{ email: USER.manager, kind: 'primary' }]);
+  });
+
+  it('falls back when there is no manager, and asks every member of an approver group', async () => {
+    const nina = await signIn(t.app, USER.noManager);
+    const id = await requestId(nina, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    expect(await approversOf(id, 1)).toEqual([
+      { email: USER.approver, kind: 'fallback' },
+      { email: USER.lead, kind: 'fallback' },
+    ]);
+  });
+
+  it('never asks requestors to approve their own request, nor shows it to them', async () => {
+    const lia = await signIn(t.app, USER.lead);
+    const id = await requestId(lia, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    const max = await signIn(t.app, USER.manager);
+    expect((await decide(max, id, 'approve', 'Fine by me.')).status).toBe(303);
+    // Stage 2 is the Approvers group (Apu and Lia): Lia is left out.
+    expect(await approversOf(id, 2)).toEqual([{ email: USER.approver, kind: 'primary' }]);
+    expect((await lia.get('/approvals')).text).toContain('No requests are waiting for your approval.');
+    expect((await lia.get(`/approvals/${id}`)).status).toBe(404);
+    expect((await decide(lia, id, 'approve')).status).toBe(404);
+  });
+
+  it('answers 404 to people who are not approvers of the request', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const otto = await signIn(t.app, USER.other);
+    expect((await otto.get(`/approvals/${id}`)).status).toBe(404);
+    const res = await otto.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom((await otto.get('/approvals')).text), stage: '1', decision: 'approve' });
+    expect(res.status).toBe(404);
+    expect(await stateOf(id)).toBe('pendingApproval');
+  });
+});
+
+describe('deciding', () => {
+  let rita: Agent;
+  let max: Agent;
+  beforeEach(async () => {
+    rita = await signIn(t.app, USER.requestor);
+    max = await signIn(t.app, USER.manager);
+  });
+
+  it('approves the last stage and delivers the access', async () => {
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    t.clock.advance({ days: 2 });
+    const res = await decide(max, id, 'approve');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`/approvals/${id}`);
+    const after = await max.get(res.headers.location);
+    expect(after.text).toContain('You approved the request from Rita Requestor for Wiki editors.');
+    expect(after.text).toContain('Stage 1: <strong>Approved</strong> by Max Manager');
+    expect(await stateOf(id)).toBe('delivered');
+    const assignment = await db('assignments').where({ request_id: id }).first('state', 'ends_at');
+    expect(assignment.state).toBe('delivered');
+    expect(new Date(assignment.ends_at).toISOString()).toBe('2027-02-16T09:00:00.000Z');
+    expect((await mailTo(USER.requestor)).map((m) => m.subject)).toContain('You now have access to Wiki editors');
+    expect((await max.get('/approvals')).text).toContain('No requests are waiting for your approval.');
+    const history = await max.get('/approvals/history');
+    expect(history.text).toContain('Rita Requestor');
+    expect(history.text).toContain('>Approved</strong>');
+    expect((await rita.get(`/requests/${id}`)).text).toContain('Stage 1 approved by Max Manager');
+  });
+
+  it('denies with a justification the requestor sees, and the requestor can resubmit', async () => {
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const res = await decide(max, id, 'deny', 'Use the read-only wiki instead.');
+    expect(res.status).toBe(303);
+    expect(await stateOf(id)).toBe('denied');
+    const view = await rita.get(`/requests/${id}`);
+    expect(view.text).toContain('Denied by Max Manager at stage 1');
+    expect(view.text).toContain('Use the read-only wiki instead.');
+    expect(view.text).toContain('>Resubmit</a>');
+    const mail = (await mailTo(USER.requestor)).find((m) => m.kind === 'requestDenied')!;
+    expect(mail.subject).toBe('Your request for Wiki editors was denied');
+    expect(mail.text_body).toContain('Their reason: Use the read-only wiki instead.');
+    const form = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${id}`);
+    expect(form.text).toContain('value="WIKI-7"');
+  });
+
+  it('requires a justification when the stage demands it', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    const res = await decide(max, id, 'approve', '');
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('<a href="#justification">Enter a justification for your decision</a>');
+    expect(res.text).toContain('<title>Error: Request from Otto Other');
+    expect(await stateOf(id)).toBe('pendingApproval');
+    const long = await decide(max, id, 'approve', 'z'.repeat(2001));
+    expect(long.status).toBe(422);
+    expect(long.text).toContain('Justification must be 2,000 characters or fewer');
+  });
+
+  it('goes through two stages: the second stage’s group is asked only after the first approves', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    const apu = await signIn(t.app, USER.approver);
+    expect((await apu.get('/approvals')).text).toContain('No requests are waiting for your approval.');
+    expect((await decide(max, id, 'approve', 'Manager says yes.')).status).toBe(303);
+    expect(await stateOf(id)).toBe('pendingApproval');
+    expect(await approversOf(id, 2)).toEqual([
+      { email: USER.approver, kind: 'primary' },
+      { email: USER.lead, kind: 'primary' },
+    ]);
+    const pending = await apu.get('/approvals');
+    expect(pending.text).toContain('Stage 2 of 2');
+    const pane = await apu.get(`/approvals/${id}`);
+    expect(pane.text).toContain('Manager says yes.');
+    expect((await decide(apu, id, 'approve')).status).toBe(303);
+    expect(await stateOf(id)).toBe('delivered');
+    // The other group member sees who decided, and cannot decide again.
+    const lia = await signIn(t.app, USER.lead);
+    const late = await lia.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom((await lia.get('/approvals')).text), stage: '2', decision: 'deny' });
+    expect(late.status).toBe(409);
+    expect(late.text).toContain('This request was already approved');
+    expect(late.text).toContain('Apu Approver approved it at stage 2');
+    expect((await mailTo(USER.lead)).map((m) => m.subject)).toContain('Request approved: Production console for Otto Other');
+  });
+
+  it('tells an approver who was too late that another approver decided the stage', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, id, 'approve', 'ok');
+    const apu = await signIn(t.app, USER.approver);
+    const lia = await signIn(t.app, USER.lead);
+    const liaPage = await lia.get(`/approvals/${id}`);
+    expect((await decide(apu, id, 'deny', 'No.')).status).toBe(303);
+    const res = await lia.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(liaPage.text), stage: '2', decision: 'approve' });
+    expect(res.status).toBe(409);
+    expect(res.text).toContain('This request was already denied');
+    expect(res.text).toContain('Apu Approver denied it at stage 2.');
+  });
+
+  it('refuses a decision on a canceled request, and a cancel of a decided one', async () => {
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const page = await max.get(`/approvals/${id}`);
+    const cancelPage = await rita.get(`/requests/${id}/cancel`);
+    expect((await rita.post(`/requests/${id}/cancel`).type('form').send({ _csrf: csrfFrom(cancelPage.text) })).status).toBe(303);
+    const res = await max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' });
+    expect(res.status).toBe(409);
+    expect(res.text).toContain('The requestor canceled this request');
+    expect(await db('assignments').count('* as n')).toEqual([{ n: 0 }]);
+  });
+
+  it('answers a tampered decision with a 4xx and no change', async () => {
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const token = csrfFrom((await max.get(`/approvals/${id}`)).text);
+    const odd = await max.post(`/approvals/${id}`).type('form').send({ _csrf: token, stage: '1', decision: 'maybe' });
+    expect(odd.status).toBe(422);
+    expect(odd.text).toContain('Choose Approve or Deny');
+    const array = await max.post(`/approvals/${id}`).type('form').send(`_csrf=${token}&stage=1&decision=approve&decision=deny`);
+    expect(array.status).toBe(400);
+    const wrongStage = await max.post(`/approvals/${id}`).type('form').send({ _csrf: token, stage: '3', decision: 'approve' });
+    expect(wrongStage.status).toBe(409);
+    expect((await max.post('/approvals/not-a-uuid').type('form').send({ _csrf: token })).status).toBe(404);
+    expect(await stateOf(id)).toBe('pendingApproval');
+  });
+});
+
+describe('time', () => {
+  it('expires a request nobody decided by the deadline, tells both sides, and allows a resubmit', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    t.clock.advance({ days: 13, hours: 23 });
+    expect((await sweep()).requestsExpired).toBe(0);
+    t.clock.advance({ hours: 1 });
+    expect((await sweep()).requestsExpired).toBe(1);
+    expect(await stateOf(id)).toBe('expired');
+    expect((await sweep()).requestsExpired).toBe(0);
+    expect((await rita.get(`/requests/${id}`)).text).toContain('Expired: nobody decided in time');
+    expect((await mailTo(USER.requestor)).map((m) => m.subject)).toContain('Your request for Wiki editors has expired');
+    expect((await mailTo(USER.manager)).map((m) => m.subject)).toContain('Request has expired: Wiki editors for Rita Requestor');
+    const max = await signIn(t.app, USER.manager);
+    expect((await max.get('/approvals')).text).toContain('No requests are waiting for your approval.');
+    expect((await rita.get(`/requests/${id}`)).text).toContain('>Resubmit</a>');
+  });
+
+  it('lets the timeout win over a decision made after the deadline, even before the sweep ran', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const max = await signIn(t.app, USER.manager);
+    const page = await max.get(`/approvals/${id}`);
+    t.clock.advance({ days: 14 });
+    const res = await max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' });
+    expect(res.status).toBe(409);
+    expect(res.text).toContain('This request has expired');
+    expect(await stateOf(id)).toBe('expired');
+    expect(await db('assignments').count('* as n')).toEqual([{ n: 0 }]);
+  });
+
+  it('forwards an undecided stage to the alternate approvers, while the primary approvers can still decide', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, id, 'approve', 'ok');
+    t.clock.advance({ days: 4 });
+    expect((await sweep()).requestsEscalated).toBe(1);
+    expect((await sweep()).requestsEscalated).toBe(0);
+    expect(await approversOf(id, 2)).toEqual([
+      { email: USER.admin, kind: 'escalation' },
+      { email: USER.approver, kind: 'primary' },
+      { email: USER.lead, kind: 'primary' },
+    ]);
+    const [forwarded] = (await mailTo(USER.admin)).filter((m) => m.kind === 'requestForwarded');
+    expect(forwarded.subject).toBe('Action required: Approve or deny forwarded request by 22 January 2027');
+    const ada = await signIn(t.app, USER.admin);
+    expect((await ada.get('/approvals')).text).toContain('Forwarded to you');
+    expect((await otto.get(`/requests/${id}`)).text).toContain('Stage 2 forwarded to alternate approvers');
+    const apu = await signIn(t.app, USER.approver);
+    expect((await decide(apu, id, 'approve')).status).toBe(303);
+    expect(await stateOf(id)).toBe('delivered');
+  });
+
+  it('ends a request that reaches a stage nobody can approve, instead of leaving it hanging', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    const approvers = await db('groups').where({ key: 'approvers' }).first('id');
+    const members = await db('group_members').where({ group_id: approvers.id }).select('*');
+    await db('group_members').where({ group_id: approvers.id }).delete();
+    try {
+      expect((await decide(max, id, 'approve', 'ok')).status).toBe(303);
+      expect(await stateOf(id)).toBe('expired');
+      expect((await otto.get(`/requests/${id}`)).text).toContain('Stage 2 had nobody who could approve it');
+      expect((await mailTo(USER.other)).map((m) => m.subject)).toContain('Your request for Production console has expired');
+    } finally {
+      await db('group_members').insert(members);
+    }
+  });
+
+  it('starts scheduled access on its day, reminds before the end, and ends it on time', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const res = await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-01-20', endDate: '2027-03-10' });
+    const assignment = () => db('assignments').where({ request_id: res }).first('id', 'state');
+    expect((await assignment()).state).toBe('scheduled');
+    t.clock.set('2027-01-20T00:00:00Z');
+    expect((await sweep()).assignmentsStarted).toBe(1);
+    expect((await assignment()).state).toBe('delivered');
+    expect(await stateOf(res)).toBe('delivered');
+    expect(await db('assignment_grants').where({ assignment_id: (await assignment()).id }).whereNull('revoked_at').count('* as n')).toEqual([{ n: 1 }]);
+    expect((await mailTo(USER.requestor)).map((m) => m.subject)).toContain('You now have access to Repository access');
+
+    t.clock.set('2027-02-25T00:00:00Z');
+    await sweep();
+    await sweep();
+    t.clock.set('2027-03-10T00:00:00Z');
+    await sweep();
+    const reminders = (await mailTo(USER.requestor)).filter((m) => m.kind === 'accessEndingSoon');
+    expect(reminders.map((m) => m.subject)).toEqual(['Extend access for Repository access by 10 March 2027', 'Extend access for Repository access by 10 March 2027']);
+
+    t.clock.set('2027-03-11T00:00:00Z');
+    expect((await sweep()).assignmentsEnded).toBe(1);
+    expect((await assignment()).state).toBe('expired');
+    expect(await db('assignment_grants').where({ assignment_id: (await assignment()).id }).whereNull('revoked_at').count('* as n')).toEqual([{ n: 0 }]);
+    expect((await mailTo(USER.requestor)).map((m) => m.subject)).toContain('Access has ended for Repository access');
+    const expiredTab = await rita.get('/access-packages/expired');
+    expect(expiredTab.text).toContain('Repository access');
+    expect(expiredTab.text).toContain('Access expired');
+    const again = await sweep();
+    expect(Object.values({ ...again, sessionsDeleted: 0 }).every((n) => n === 0)).toBe(true);
+  });
+});

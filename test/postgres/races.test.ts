@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/connect.ts';
+import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, csrfFrom, seedDirectory, signIn, type TestApp } from '../support/app.ts';
+import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
+
+// Real PostgreSQL only: these need several connections deciding at the same moment.
+let database: Database;
+let t: TestApp;
+let db: Database['db'];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ poolMax: 20 });
+  db = database.db;
+  t = createTestApp(database);
+  await seedDirectory(database, fabrikam(), t.clock);
+});
+afterAll(async () => {
+  await database.close();
+});
+beforeEach(async () => {
+  await clearActivity(db);
+  t.clock.set('2027-01-15T09:00:00Z');
+});
+
+const statuses = (results: { status: number }[]) => results.map((r) => r.status).sort();
+
+describe('races', () => {
+  it('two approvers deciding the same stage at once: one wins, the other gets 409', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), { justification: 'INC-2' });
+    const maxPage = await max.get(`/approvals/${id}`);
+    await max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(maxPage.text), stage: '1', decision: 'approve', justification: 'ok' });
+    const apu = await signIn(t.app, USER.approver);
+    const lia = await signIn(t.app, USER.lead);
+    const [apuPage, liaPage] = await Promise.all([apu.get(`/approvals/${id}`), lia.get(`/approvals/${id}`)]);
+    const results = await Promise.all([
+      apu.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(apuPage.text), stage: '2', decision: 'approve' }),
+      lia.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(liaPage.text), stage: '2', decision: 'deny' }),
+    ]);
+    expect(statuses(results)).toEqual([303, 409]);
+    const stage = await db('request_stages').where({ request_id: id, position: 2 }).first('decision', 'state');
+    const state = (await db('requests').where({ id }).first('state')).state;
+    expect(stage.decision === 'approve' ? 'delivered' : 'denied').toBe(state);
+    expect(await db('assignments').where({ request_id: id }).count('* as n')).toEqual([{ n: state === 'delivered' ? 1 : 0 }]);
+    expect(await db('audit_log').where({ target_id: id }).whereIn('action', ['request.stageApproved', 'request.denied']).count('* as n')).toEqual([{ n: 2 }]);
+  });
+
+  it('an approval racing a cancel: exactly one of them happens', async () => {
+    for (let round = 0; round < 5; round++) {
+      await clearActivity(db);
+      const rita = await signIn(t.app, USER.requestor);
+      const max = await signIn(t.app, USER.manager);
+      const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+      const [approvePage, cancelPage] = await Promise.all([max.get(`/approvals/${id}`), rita.get(`/requests/${id}/cancel`)]);
+      const [approve, cancel] = await Promise.all([
+        max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(approvePage.text), stage: '1', decision: 'approve' }),
+        rita.post(`/requests/${id}/cancel`).type('form').send({ _csrf: csrfFrom(cancelPage.text) }),
+      ]);
+      expect(statuses([approve, cancel])).toEqual([303, 409]);
+      const state = (await db('requests').where({ id }).first('state')).state;
+      expect(state).toBe(approve.status === 303 ? 'delivered' : 'canceled');
+      expect(await db('assignments').where({ request_id: id }).count('* as n')).toEqual([{ n: approve.status === 303 ? 1 : 0 }]);
+    }
+  });
+
+  it('a decision racing the timeout and two sweeps: the request expires once', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const page = await max.get(`/approvals/${id}`);
+    t.clock.advance({ days: 14 });
+    const deps = { db, notifier: t.services.notifier, logger: createLogger('silent') };
+    const [decision, a, b] = await Promise.all([
+      max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' }),
+      runSweep(deps, t.clock.now()),
+      runSweep(deps, t.clock.now()),
+    ]);
+    expect(decision.status).toBe(409);
+    expect(a.requestsExpired + b.requestsExpired).toBeLessThanOrEqual(1);
+    expect((await db('requests').where({ id }).first('state')).state).toBe('expired');
+    expect(await db('audit_log').where({ target_id: id, action: 'request.expired' }).count('* as n')).toEqual([{ n: 1 }]);
+    expect(await db('notifications').where({ kind: 'requestExpired' }).count('* as n')).toEqual([{ n: 1 }]);
+  });
+
+  it('twenty simultaneous submits of one form create one request', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const policy = await policyId(db, PKG.wiki, 'Staff: with approval');
+    const form = await rita.get(`/access-packages/${PKG.wiki}/request?policy=${policy}`);
+    const fields = {
+      _csrf: csrfFrom(form.text),
+      policy,
+      policyVersion: /name="policyVersion" value="([^"]+)"/.exec(form.text)![1],
+      submissionKey: /name="submissionKey" value="([^"]+)"/.exec(form.text)![1],
+      ...validWiki,
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, () => rita.post(`/access-packages/${PKG.wiki}/request`).type('form').send(fields)));
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set([303]));
+    expect(new Set(results.map((r) => r.headers.location)).size).toBe(1);
+    expect(await db('requests').count('* as n')).toEqual([{ n: 1 }]);
+    expect(await db('notifications').where({ kind: 'approvalNeeded' }).count('* as n')).toEqual([{ n: 1 }]);
+  });
+});
