@@ -49,7 +49,8 @@ export async function enqueue(trx: Knex, views: Eta, outgoing: Outgoing[], now: 
       html_body: html,
       dedupe_key: dedupeKey ?? null,
       created_at: now,
-      next_attempt_at: now,
+      // Sending is scheduled in wall-clock time (the mailer's), whatever moment the domain clock says.
+      next_attempt_at: new Date(),
     };
   });
   for (let i = 0; i < rows.length; i += 500) {
