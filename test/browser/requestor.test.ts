@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { seedDirectory } from '../support/app.ts';
+import { seedDirectory, signIn } from '../support/app.ts';
+import { decide } from '../support/flows.ts';
 import { expectAccessible, htmxSettled, signInWithBrowser, startBrowserHarness, visit, type BrowserHarness } from '../support/browser.ts';
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 
@@ -152,10 +153,8 @@ describe.each([
     await page.getByLabel('Business justification').fill('Quick fix to a runbook.');
     await page.getByRole('button', { name: 'Submit' }).click();
     await settle(page, js, 'submitted');
-    // The approvals issue brings Deny; the state is set as an approver's denial would leave it.
-    await database.db('requests').update({ state: 'denied' });
-    await database.db('request_stages').update({ state: 'denied' });
-    await database.db('request_stage_approvers').update({ open: false });
+    const [{ id }] = await database.db('requests').select('id');
+    expect((await decide(await signIn(h.app, USER.manager), id, 'deny', 'Not this quarter.')).status).toBe(303);
     await visit(page, '/requests');
     await page.getByRole('link', { name: /View request for Wiki editors/ }).click();
     await settle(page, js, 'denied request');

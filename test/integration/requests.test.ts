@@ -3,7 +3,9 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
-import { policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
+import { decide, policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
+import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { createLogger } from '../../src/log.ts';
 
 let database: Database;
 let t: TestApp;
@@ -190,6 +192,7 @@ describe('the request form', () => {
 describe('submitting', () => {
   let rita: Agent;
   beforeEach(async () => {
+    t.clock.set('2027-01-15T09:00:00Z');
     await db('assignment_grants').delete();
     await db('assignments').delete();
     await db('request_stage_approvers').delete();
@@ -402,6 +405,7 @@ describe('Request history, Cancel and Resubmit', () => {
   let rita: Agent;
   let requestId: string;
   beforeEach(async () => {
+    t.clock.set('2027-01-15T09:00:00Z');
     await db('assignment_grants').delete();
     await db('assignments').delete();
     await db('request_stage_approvers').delete();
@@ -469,14 +473,13 @@ describe('Request history, Cancel and Resubmit', () => {
     expect((await otto.get(`/requests/${requestId}/cancel`)).status).toBe(404);
     const token = csrfFrom((await otto.get('/requests')).text);
     expect((await otto.post(`/requests/${requestId}/cancel`).type('form').send({ _csrf: token })).status).toBe(404);
-    await db('requests').where({ id: requestId }).update({ state: 'denied' });
+    expect((await decide(await signIn(t.app, USER.manager), requestId, 'deny')).status).toBe(303);
     expect((await otto.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}`)).status).toBe(404);
     expect((await db('requests').where({ id: requestId }).first('state')).state).toBe('denied');
   });
 
   it('resubmits a denied request with the earlier answers, linked to it', async () => {
-    // Denied by the approver (the approvals issue adds the Deny button; here the state is set directly).
-    await db('requests').where({ id: requestId }).update({ state: 'denied' });
+    expect((await decide(await signIn(t.app, USER.manager), requestId, 'deny', 'Not now.')).status).toBe(303);
     const view = await rita.get(`/requests/${requestId}`);
     expect(view.text).toContain('>Resubmit</a>');
     expect(view.text).not.toContain('Cancel request');
@@ -505,7 +508,9 @@ describe('Request history, Cancel and Resubmit', () => {
   });
 
   it('says when the earlier policy changed or no longer applies', async () => {
-    await db('requests').where({ id: requestId }).update({ state: 'expired' });
+    t.clock.advance({ days: 15 });
+    await runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+    expect((await db('requests').where({ id: requestId }).first('state')).state).toBe('expired');
     const policy = await policyId(PKG.wiki, 'Staff: with approval');
     await db('policies').where({ id: policy }).update({ updated_at: new Date('2027-01-16T00:00:00Z') });
     const changed = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}`);
