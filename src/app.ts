@@ -9,7 +9,8 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createPassport } from './auth/passport.ts';
-import { authRoutes, requireSignIn } from './auth/routes.ts';
+import { authRoutes, directoryLinkRoutes, requireSignIn } from './auth/routes.ts';
+import { createOidcSignIn } from './auth/oidc.ts';
 import type { Services } from './services.ts';
 import { loadAssets } from './web/assets.ts';
 import { csrfProtection } from './web/csrf.ts';
@@ -33,9 +34,14 @@ export function createApp(deps: AppDeps): Express {
   const { config, db, clock, logger, services } = deps;
   const production = config.env === 'production';
   const app = express();
+  let ssoOrigins: string[] = [];
+  const refreshSsoOrigins = () => {
+    oidc.issuerOrigins().then((origins) => (ssoOrigins = origins), (err) => logger.warn({ err }, 'could not list single sign-on providers'));
+  };
   const assets = loadAssets();
   app.locals.views = createViews({ cache: production });
   app.locals.helpers = templateHelpers(assets);
+  app.locals.baseUrl = config.baseUrl;
   app.locals.sessionCookieName = production ? '__Host-portico' : 'portico';
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -68,7 +74,8 @@ export function createApp(deps: AppDeps): Express {
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'"],
           connectSrc: ["'self'"],
-          formAction: ["'self'"],
+          // Sign-in forms may be redirected to a directory's OpenID Connect provider.
+          formAction: ["'self'", () => ssoOrigins.join(' ') || "'self'"],
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
@@ -105,6 +112,10 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   const passport = createPassport(services.auth);
+  const oidc = createOidcSignIn({ db, passport, baseUrl: config.baseUrl });
+  refreshSsoOrigins();
+  const ssoRefresh = setInterval(refreshSsoOrigins, 60_000);
+  ssoRefresh.unref();
   app.use(passport.initialize());
   app.use(passport.session());
   app.use((req, res, next) => {
@@ -121,7 +132,8 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(csrfProtection([new URL(config.baseUrl).origin]));
 
-  app.use(authRoutes(services.auth, passport));
+  app.use(authRoutes(services.auth, passport, oidc));
+  app.use(directoryLinkRoutes(services.auth));
   app.use(requireSignIn, portalRoutes(services));
 
   app.use(notFoundHandler);

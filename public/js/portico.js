@@ -1,7 +1,8 @@
-// Portico's only script of its own. Everything works without it; it adds focus management:
-// - on page load, an error summary or a message banner takes focus (so it is read first);
-// - after an htmx swap, focus moves into the new content (its message, else its heading), so
-//   keyboard and screen reader users continue from what changed.
+// Portico's only script of its own. Everything works without it; it adds:
+// - focus management: on page load an error summary or message banner takes focus; after an htmx
+//   swap, focus moves into the new content (its message, else its heading);
+// - My Access style links, /@<hint>#/access-packages/<id>: the fragment never reaches the server,
+//   so here it becomes where to go after signing in.
 (function () {
   'use strict';
   function focus(el) {
@@ -13,7 +14,19 @@
   function focusMessage(root) {
     return focus(root.querySelector('.error-summary[data-autofocus], .banner[data-autofocus]'));
   }
+  function followFragmentLink() {
+    var m = /^#\/access-packages\/([0-9a-fA-F-]{36})$/.exec(window.location.hash);
+    if (!m) return;
+    var target = '/access-packages/' + m[1];
+    var returnTo = document.querySelector('input[name="returnTo"]');
+    if (returnTo) {
+      returnTo.value = target;
+    } else if (/^\/access-packages\/?$/.test(window.location.pathname)) {
+      window.location.replace(target);
+    }
+  }
   document.addEventListener('DOMContentLoaded', function () {
+    followFragmentLink();
     focusMessage(document);
   });
   document.addEventListener('htmx:afterSettle', function (event) {

@@ -97,6 +97,7 @@ export interface PackageDetails {
   name: string;
   description: string;
   hidden: boolean;
+  catalogId: string;
   catalogName: string;
   catalogEnabled: boolean;
   directoryId: string;
@@ -109,7 +110,7 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.id', id)
     .where('p.directory_id', directoryId)
-    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled');
+    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.id as catalog_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled');
   if (!row) return null;
   const [resources, incompatibleWith] = await Promise.all([
     resourcesOf(db, [id]),
@@ -120,6 +121,7 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     name: row.name,
     description: row.description,
     hidden: row.hidden,
+    catalogId: row.catalog_id,
     catalogName: row.catalog_name,
     catalogEnabled: row.catalog_enabled,
     directoryId: row.directory_id,
@@ -187,4 +189,10 @@ export async function liveAssignmentOf(db: Knex, userId: string, packageId: stri
     .whereIn('a.state', ['scheduled', 'delivered'])
     .first(assignmentColumns);
   return row ?? null;
+}
+
+/** Administrators of the directory and owners of the package's catalog manage it. */
+export async function managesCatalog(db: Knex, user: { id: string; isAdmin: boolean }, catalogId: string): Promise<boolean> {
+  if (user.isAdmin) return true;
+  return Boolean(await db('catalog_owners').where({ catalog_id: catalogId, user_id: user.id }).first('user_id'));
 }

@@ -1,6 +1,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { PassportStatic } from 'passport';
-import { FieldErrors } from '../errors.ts';
+import { FieldErrors, HttpError } from '../errors.ts';
+import type { OidcSignIn } from './oidc.ts';
 import { actorOf } from '../web/actor.ts';
 import { FormBody } from '../web/forms.ts';
 import { render } from '../web/render.ts';
@@ -9,9 +10,13 @@ import { safeReturnTo } from './return-to.ts';
 
 const SIGN_IN_VIEW = 'auth/sign-in';
 const CHOOSE_DIRECTORY_VIEW = 'auth/choose-directory';
+const SSO_VIEW = 'auth/sso';
+
+const unknownDirectory = (hint: string) =>
+  new HttpError(404, 'Directory not found', `Portico has no directory called “${hint.slice(0, 200)}”. Check the link you followed, or ask the person who sent it.`);
 const PENDING_SIGN_IN_MS = 5 * 60 * 1000;
 
-export function authRoutes(auth: AuthService, passport: PassportStatic): Router {
+export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: OidcSignIn): Router {
   const router = Router();
 
   const logIn = async (req: Request, userId: string, method: string) => {
@@ -25,10 +30,21 @@ export function authRoutes(auth: AuthService, passport: PassportStatic): Router 
     await auth.completeSignIn(userId, actorOf(req), method);
   };
 
-  router.get('/sign-in', (req, res) => {
+  /** The sign-in page, for any directory or, from a directory-hint link, for one (which may use single sign-on). */
+  router.get('/sign-in', async (req, res) => {
     const returnTo = safeReturnTo(req.query.returnTo);
-    if (req.user) return res.redirect(303, returnTo);
-    render(req, res, SIGN_IN_VIEW, { values: { email: '' }, returnTo });
+    const hint = typeof req.query.directory === 'string' ? req.query.directory.toLowerCase() : '';
+    const directory = hint ? await auth.directoryByHint(hint) : null;
+    if (req.user && (!directory || req.user.directory.id === directory.id)) return res.redirect(303, returnTo);
+    if (directory?.signIn?.oidc) {
+      return res.redirect(303, `/sign-in/oidc/${encodeURIComponent(directory.hint)}?${new URLSearchParams({ returnTo, force: req.query.force === '1' ? '1' : '0' })}`);
+    }
+    render(req, res, SIGN_IN_VIEW, {
+      values: { email: '' },
+      returnTo,
+      directory,
+      notice: req.query.signedOut === '1' ? 'You have signed out.' : undefined,
+    });
   });
 
   router.post('/sign-in', async (req: Request, res: Response, next: NextFunction) => {
@@ -36,13 +52,15 @@ export function authRoutes(auth: AuthService, passport: PassportStatic): Router 
     const email = form.text('email');
     const password = form.raw('password');
     const returnTo = safeReturnTo(form.text('returnTo'));
+    const hint = form.text('directory').toLowerCase();
+    const directory = hint ? await auth.directoryByHint(hint) : null;
     const errors = new FieldErrors();
     if (!email) errors.add('email', 'Enter your email address');
     else if (email.length > 320 || !email.includes('@')) errors.add('email', 'Enter an email address in the correct format, like name@example.com');
     if (!password) errors.add('password', 'Enter your password');
     else if (password.length > 1024) errors.add('password', 'Enter a correct email address and password');
     if (errors.any) {
-      return render(req, res, SIGN_IN_VIEW, { values: { email }, returnTo, errors: errors.toArray() }, { status: 422 });
+      return render(req, res, SIGN_IN_VIEW, { values: { email }, returnTo, directory, errors: errors.toArray() }, { status: 422 });
     }
     passport.authenticate('local', async (err: unknown, user: Express.User | false, info?: PasswordSignInResult) => {
       try {
@@ -51,12 +69,18 @@ export function authRoutes(auth: AuthService, passport: PassportStatic): Router 
           await logIn(req, user.id, 'password');
           return res.redirect(303, returnTo);
         }
+        if (info?.kind === 'throttled') {
+          const when = info.until.toISOString().slice(11, 16);
+          const throttled = new FieldErrors().add('email', `Too many failed attempts to sign in. Wait until ${when} UTC, then try again.`);
+          res.set('Retry-After', String(Math.max(1, Math.ceil((info.until.getTime() - Date.now()) / 1000))));
+          return render(req, res, SIGN_IN_VIEW, { values: { email }, returnTo, directory, errors: throttled.toArray() }, { status: 429 });
+        }
         if (info?.kind === 'chooseDirectory') {
           req.session.pendingSignIn = { userIds: info.userIds, returnTo, at: Date.now() };
           return res.redirect(303, '/sign-in/directory');
         }
         const failed = new FieldErrors().add('email', 'Enter a correct email address and password');
-        render(req, res, SIGN_IN_VIEW, { values: { email }, returnTo, errors: failed.toArray() }, { status: 401 });
+        render(req, res, SIGN_IN_VIEW, { values: { email }, returnTo, directory, errors: failed.toArray() }, { status: 401 });
       } catch (e) {
         next(e);
       }
@@ -88,6 +112,55 @@ export function authRoutes(auth: AuthService, passport: PassportStatic): Router 
     res.redirect(303, returnTo);
   });
 
+  // ---- single sign-on ------------------------------------------------------------------------
+
+  router.get('/sign-in/sso', async (req, res) => {
+    const returnTo = safeReturnTo(req.query.returnTo);
+    if (typeof req.query.directory !== 'string') return render(req, res, SSO_VIEW, { title: 'Sign in with single sign-on', values: { directory: '' }, returnTo });
+    const hint = req.query.directory.trim().toLowerCase().slice(0, 200);
+    const dir = hint ? await oidc.directory(hint) : null;
+    if (!dir) {
+      const errors = new FieldErrors().add('directory', hint ? `No directory called “${hint}” signs in with single sign-on. Check the name, or sign in with your email address and password.` : 'Enter the name of your organization’s directory, like contoso.com');
+      return render(req, res, SSO_VIEW, { title: 'Sign in with single sign-on', values: { directory: hint }, returnTo, errors: errors.toArray() }, { status: 422 });
+    }
+    res.redirect(303, `/sign-in/oidc/${encodeURIComponent(dir.hint)}?${new URLSearchParams({ returnTo })}`);
+  });
+
+  router.get('/sign-in/oidc/:hint', async (req, res, next) => {
+    const dir = await oidc.directory(String(req.params.hint).toLowerCase());
+    if (!dir) throw unknownDirectory(String(req.params.hint));
+    req.session.returnTo = safeReturnTo(req.query.returnTo);
+    const name = await oidc.strategyFor(dir);
+    passport.authenticate(name, { forceLogin: req.query.force === '1' } as object)(req, res, next);
+  });
+
+  router.get('/sign-in/oidc/:hint/callback', async (req, res, next) => {
+    const dir = await oidc.directory(String(req.params.hint).toLowerCase());
+    if (!dir) throw unknownDirectory(String(req.params.hint));
+    const name = await oidc.strategyFor(dir);
+    const returnTo = safeReturnTo(req.session.returnTo);
+    passport.authenticate(name, async (err: unknown, user: Express.User | false, info?: { message?: string; email?: string }) => {
+      try {
+        if (err || !user) {
+          const unknownAccount = info?.message === 'unknownAccount';
+          if (err) req.log?.warn({ err }, 'single sign-on callback refused');
+          await auth.recordSignInFailure(actorOf(req), dir.id, { method: 'oidc', email: info?.email ?? null, reason: err ? 'invalid response' : (info?.message ?? 'refused') });
+          return render(req, res, 'auth/sso-failed', {
+            title: unknownAccount ? 'No account in this directory' : 'Sign-in could not be completed',
+            message: unknownAccount
+              ? `${dir.name} confirmed that you are ${info?.email}, but Portico has no account for that address in ${dir.name}. Ask your administrator to add you, or sign in with another account.`
+              : 'The answer from your organization’s sign-in service could not be verified, so you are not signed in. Start again from the link you were given.',
+            retry: `/sign-in/oidc/${encodeURIComponent(dir.hint)}?${new URLSearchParams({ returnTo, force: '1' })}`,
+          }, { status: unknownAccount ? 403 : 400 });
+        }
+        await logIn(req, user.id, 'oidc');
+        res.redirect(303, returnTo);
+      } catch (e) {
+        next(e);
+      }
+    })(req, res, next);
+  });
+
   router.post('/sign-out', async (req, res, next) => {
     const user = req.user;
     if (user) await auth.recordSignOut(user, actorOf(req));
@@ -115,4 +188,33 @@ export function requireSignIn(req: Request, res: Response, next: NextFunction): 
     return;
   }
   res.redirect(303, location);
+}
+
+/**
+ * Directory-hint links: /@<hint>/access-packages/<id> (and /@<hint> alone) always ask the person
+ * to sign in again to that directory, even with a live session, then go to the package (or
+ * Access packages). Other /@<hint>/... paths, used in emails, sign in only when needed.
+ */
+export function directoryLinkRoutes(auth: AuthService): Router {
+  const router = Router();
+  const handle = async (req: Request, res: Response, next: NextFunction) => {
+    const hint = String(req.params.hint).toLowerCase();
+    const directory = await auth.directoryByHint(hint);
+    if (!directory) return next(unknownDirectory(hint));
+    const rest = (req.params as { rest?: string[] }).rest;
+    const target = safeReturnTo(rest?.length ? `/${rest.map(encodeURIComponent).join('/')}` : '/access-packages');
+    const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}$/i.test(target);
+    if (req.user && req.user.directory.id === directory.id && !forced) return res.redirect(303, target);
+    const signInUrl = `/sign-in?${new URLSearchParams({ directory: directory.hint, returnTo: target, force: forced ? '1' : '0' })}`;
+    if (!req.user) return res.redirect(303, signInUrl);
+    // A fresh sign-in: the current session ends (a new one, with a new id, starts at sign-in).
+    await auth.recordSignOut(req.user, actorOf(req));
+    req.logout((err) => {
+      if (err) return next(err);
+      res.redirect(303, signInUrl);
+    });
+  };
+  router.get('/@:hint', handle);
+  router.get('/@:hint/*rest', handle);
+  return router;
 }

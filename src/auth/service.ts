@@ -2,11 +2,14 @@ import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { verifyPassword } from './password.ts';
+import { accountKey, addressKey, clearFailures, lockedUntil, recordFailure, THROTTLE } from './throttle.ts';
 import { findSignInCandidates, loadCurrentUser, recordSignIn, directoryNames } from './data.ts';
 import type { CurrentUser } from './current-user.ts';
 
 export type PasswordSignInResult =
   | { kind: 'failed' }
+  /** Too many failures for this account or from this address: refused without checking the password. */
+  | { kind: 'throttled'; until: Date }
   | { kind: 'signedIn'; userId: string }
   /** The password is right in several directories: the person chooses one of these accounts. */
   | { kind: 'chooseDirectory'; userIds: string[] };
@@ -16,18 +19,29 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
 
   return {
     async signInWithPassword(email: string, password: string, actor: Actor, directoryHint?: string): Promise<PasswordSignInResult> {
+      const keys = [accountKey(email), addressKey(actor.ip ?? undefined)];
+      const until = await lockedUntil(db, keys);
+      if (until) {
+        await recordAudit(db, actor, { action: 'signIn.throttled', at: clock.now(), details: { email: email.toLowerCase().slice(0, 320) } });
+        return { kind: 'throttled', until };
+      }
       const candidates = (await findSignInCandidates(db, email, directoryHint)).filter((c) => c.signIn?.password === true);
       const matching: string[] = [];
       if (candidates.length === 0) await verifyPassword(password, null); // same time as a real check
       for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matching.push(c.id);
       const at = clock.now();
       if (matching.length === 0) {
+        await recordFailure(db, [
+          { key: keys[0], limit: THROTTLE.accountFailures },
+          { key: keys[1], limit: THROTTLE.addressFailures },
+        ]);
         await recordAudit(db, actor, {
           action: 'signIn.failed', at, directoryId: candidates.length === 1 ? candidates[0].directoryId : null,
           details: { email: email.toLowerCase().slice(0, 320), method: 'password' },
         });
         return { kind: 'failed' };
       }
+      await clearFailures(db, keys[0]);
       if (matching.length > 1) return { kind: 'chooseDirectory', userIds: matching };
       return { kind: 'signedIn', userId: matching[0] };
     },
@@ -46,6 +60,15 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
 
     async recordSignOut(user: CurrentUser, actor: Actor): Promise<void> {
       await recordAudit(db, actor, { action: 'signOut', at: clock.now(), directoryId: user.directory.id, targetType: 'user', targetId: user.id });
+    },
+
+    async recordSignInFailure(actor: Actor, directoryId: string, details: Record<string, unknown>): Promise<void> {
+      await recordAudit(db, actor, { action: 'signIn.failed', at: clock.now(), directoryId, details });
+    },
+
+    async directoryByHint(hint: string): Promise<{ id: string; hint: string; name: string; signIn: { password?: boolean; oidc?: unknown } } | null> {
+      const row = await db('directories').where({ hint: hint.slice(0, 200) }).first('id', 'hint', 'name', 'sign_in');
+      return row ? { id: row.id, hint: row.hint, name: row.name, signIn: row.sign_in } : null;
     },
 
     loadCurrentUser: (userId: string) => loadCurrentUser(db, userId),

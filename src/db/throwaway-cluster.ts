@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../shared/net.ts';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -25,18 +25,6 @@ export function findPostgresBin(): string {
     throw new Error('PostgreSQL server binaries not found: install Debian\'s postgresql package or set PG_BIN');
   }
   return path.join(root, versions[0], 'bin');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startThrowawayCluster(options: { settings?: Record<string, string> } = {}): Promise<ThrowawayCluster> {

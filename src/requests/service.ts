@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { packageDetails, liveAssignmentOf, type PackageDetails } from '../access-packages/data.ts';
+import { packageDetails, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -126,13 +126,14 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
     const policies = pkg ? await requestablePolicies(db, requestorOf(user), packageId, now) : [];
     const assignment = pkg ? await liveAssignmentOf(db, user.id, packageId) : null;
     const [openRequest] = pkg ? await openRequestFor(db, user.id, [packageId]) : [];
-    if (!pkg || (policies.length === 0 && !assignment && !openRequest)) {
+    const manages = pkg ? await managesCatalog(db, user, pkg.catalogId) : false;
+    if (!pkg || (policies.length === 0 && !assignment && !openRequest && !manages)) {
       throw notFound(
         'This access package is unavailable',
         'You cannot request this access package. It may have been removed, or none of its policies lets you request it. If someone sent you this link, ask them to check that you are allowed to request it.',
       );
     }
-    return { pkg, policies, assignment, openRequest: openRequest ?? null };
+    return { pkg, policies, assignment, openRequest: openRequest ?? null, manages };
   }
 
   async function ownRequest(user: CurrentUser, requestId: string): Promise<RequestDetails> {

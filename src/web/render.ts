@@ -10,6 +10,8 @@ export interface PageContext {
   flash: string | null;
   /** The path of the page, to mark the current navigation item. */
   path: string;
+  /** Where people reach Portico (BASE_URL), for links they copy. */
+  baseUrl: string;
 }
 
 export interface RenderOptions {
@@ -34,6 +36,7 @@ export function pageContext(req: Request, res: Response): PageContext {
     h,
     flash: (res.locals.flash as string | undefined) ?? null,
     path: req.path,
+    baseUrl: req.app.locals.baseUrl as string,
   };
 }
 

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { createTestApp, TEST_PASSWORD, type TestApp } from './app.ts';
+import { createTestApp, TEST_PASSWORD, testConfig, type TestApp } from './app.ts';
 
 // Crashed browser runs leave profile folders behind: keep them inside the project.
 const TMP = path.resolve('.tmp');
@@ -22,13 +22,19 @@ export interface BrowserHarness extends TestApp {
   close(): Promise<void>;
 }
 
-/** The real app served over HTTP on 127.0.0.1, and Debian's Chromium driven by playwright-core. */
+/**
+ * The real app served over HTTP on 127.0.0.1, and Debian's Chromium driven by playwright-core.
+ * BASE_URL is the server's real address (links in emails, single sign-on callbacks).
+ */
 export async function startBrowserHarness(database: Database): Promise<BrowserHarness> {
-  const t = createTestApp(database);
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.end();
   const server: Server = await new Promise((resolve) => {
-    const s = t.app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createServer((req, res) => handler(req, res));
+    s.listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as { port: number };
+  const t = createTestApp(database, { config: testConfig({ BASE_URL: `http://127.0.0.1:${port}` }) });
+  handler = t.app;
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
