@@ -34,10 +34,6 @@ export function createApp(deps: AppDeps): Express {
   const { config, db, clock, logger, services } = deps;
   const production = config.env === 'production';
   const app = express();
-  let ssoOrigins: string[] = [];
-  const refreshSsoOrigins = () => {
-    oidc.issuerOrigins().then((origins) => (ssoOrigins = origins), (err) => logger.warn({ err }, 'could not list single sign-on providers'));
-  };
   const assets = loadAssets();
   app.locals.views = createViews({ cache: production });
   app.locals.helpers = templateHelpers(assets);
@@ -74,8 +70,7 @@ export function createApp(deps: AppDeps): Express {
           imgSrc: ["'self'", 'data:'],
           fontSrc: ["'self'"],
           connectSrc: ["'self'"],
-          // Sign-in forms may be redirected to a directory's OpenID Connect provider.
-          formAction: ["'self'", () => ssoOrigins.join(' ') || "'self'"],
+          formAction: ["'self'"],
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
@@ -113,9 +108,6 @@ export function createApp(deps: AppDeps): Express {
   );
   const passport = createPassport(services.auth);
   const oidc = createOidcSignIn({ db, passport, baseUrl: config.baseUrl });
-  refreshSsoOrigins();
-  const ssoRefresh = setInterval(refreshSsoOrigins, 60_000);
-  ssoRefresh.unref();
   app.use(passport.initialize());
   app.use(passport.session());
   app.use((req, res, next) => {

@@ -34,8 +34,14 @@ export async function grantResourceRoles(trx: Knex, assignmentId: string, access
   return roles.length;
 }
 
-export async function revokeResourceRoles(trx: Knex, assignmentId: string, at: Date): Promise<number> {
-  return trx('assignment_grants').where({ assignment_id: assignmentId }).whereNull('revoked_at').update({ revoked_at: at });
+/** Revokes the live grants of one assignment, or of many (in chunks, for an access review removing thousands). */
+export async function revokeResourceRoles(trx: Knex, assignmentIds: string | string[], at: Date): Promise<number> {
+  const ids = typeof assignmentIds === 'string' ? [assignmentIds] : assignmentIds;
+  let revoked = 0;
+  for (let i = 0; i < ids.length; i += 1000) {
+    revoked += await trx('assignment_grants').whereIn('assignment_id', ids.slice(i, i + 1000)).whereNull('revoked_at').update({ revoked_at: at });
+  }
+  return revoked;
 }
 
 /**

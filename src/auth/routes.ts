@@ -39,6 +39,7 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
     if (directory?.signIn?.oidc) {
       return res.redirect(303, `/sign-in/oidc/${encodeURIComponent(directory.hint)}?${new URLSearchParams({ returnTo, force: req.query.force === '1' ? '1' : '0' })}`);
     }
+    await allowSsoRedirects(res, oidc);
     render(req, res, SIGN_IN_VIEW, {
       values: { email: '' },
       returnTo,
@@ -116,6 +117,7 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
 
   router.get('/sign-in/sso', async (req, res) => {
     const returnTo = safeReturnTo(req.query.returnTo);
+    await allowSsoRedirects(res, oidc);
     if (typeof req.query.directory !== 'string') return render(req, res, SSO_VIEW, { title: 'Sign in with single sign-on', values: { directory: '' }, returnTo });
     const hint = req.query.directory.trim().toLowerCase().slice(0, 200);
     const dir = hint ? await oidc.directory(hint) : null;
@@ -176,6 +178,18 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
   });
 
   return router;
+}
+
+/**
+ * A sign-in form may end, through redirects, at a directory's OpenID Connect provider; browsers
+ * apply the page's CSP form-action to those redirects, so the page allows the providers' origins.
+ */
+async function allowSsoRedirects(res: Response, oidc: OidcSignIn): Promise<void> {
+  const origins = await oidc.issuerOrigins();
+  const csp = res.getHeader('Content-Security-Policy');
+  if (origins.length && typeof csp === 'string') {
+    res.setHeader('Content-Security-Policy', csp.replace("form-action 'self'", `form-action 'self' ${origins.join(' ')}`));
+  }
 }
 
 /** Sends people who are not signed in to the sign-in page, remembering where they were going. */

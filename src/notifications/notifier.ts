@@ -19,6 +19,8 @@ export interface Notifier {
   accessEnded(trx: Knex, assignmentIds: string[], reason: string): Promise<void>;
   /** Any message built elsewhere (reviews), to one person. */
   send(trx: Knex, kind: string, userId: string, message: (to: Recipient, links: Links) => Message, dedupeKey?: string): Promise<void>;
+  /** The same for many people at once, written in batches (a review that starts asks thousands of managers). */
+  sendMany(trx: Knex, kind: string, messages: { userId: string; build: (to: Recipient, links: Links) => Message; dedupeKey?: string }[]): Promise<void>;
 }
 
 export interface Links {
@@ -307,6 +309,21 @@ export function createNotifier(deps: { views: Eta; clock: Clock; baseUrl: string
       if (!to) return;
       const hint = (await trx('directories').where({ id: to.directoryId }).first('hint')).hint as string;
       await write(trx, [{ kind, userIds: [userId], hint, build, dedupe: dedupeKey ? () => dedupeKey : undefined }]);
+    },
+
+    async sendMany(trx, kind, messages) {
+      if (messages.length === 0) return;
+      const people = new Map((await recipients(trx, messages.map((m) => m.userId))).map((r) => [r.userId, r]));
+      const directoryIds = [...new Set([...people.values()].map((p) => p.directoryId))];
+      const hints = new Map((await trx('directories').whereIn('id', directoryIds).select('id', 'hint')).map((d) => [d.id as string, d.hint as string]));
+      await write(
+        trx,
+        messages.flatMap((m) => {
+          const to = people.get(m.userId);
+          if (!to) return [];
+          return [{ kind, userIds: [m.userId], hint: hints.get(to.directoryId)!, build: m.build, dedupe: m.dedupeKey ? () => m.dedupeKey! : undefined }];
+        }),
+      );
     },
   };
 }

@@ -48,3 +48,47 @@ export async function startOidcProvider(options: { clientId: string; clientSecre
   };
 }
 
+
+/**
+ * Walks the provider's development login and consent pages over plain HTTP (cookies kept), and
+ * returns the callback URL the provider redirects to, without following it.
+ */
+export async function loginAtProviderOverHttp(authorizeUrl: string, login: string, callbackPrefix: string): Promise<string> {
+  const cookies = new Map<string, string>();
+  const remember = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      cookies.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+  };
+  const cookieHeader = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  let url = authorizeUrl;
+  let method = 'GET';
+  let body: string | undefined;
+  for (let step = 0; step < 20; step++) {
+    const res = await fetch(url, { method, body, redirect: 'manual', headers: { cookie: cookieHeader(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } });
+    remember(res);
+    const location = res.headers.get('location');
+    if (location) {
+      url = new URL(location, url).href;
+      if (url.startsWith(callbackPrefix)) return url;
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    const html = await res.text();
+    const form = /<form[^>]*action="([^"]+)"[^>]*method="post"/i.exec(html);
+    if (!form) throw new Error(`unexpected page from the provider at ${url}: ${res.status}`);
+    const fields = new URLSearchParams();
+    for (const m of html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.set(m[1], m[2]);
+    if (/name="login"/.test(html)) {
+      fields.set('login', login);
+      fields.set('password', 'any password');
+    }
+    url = new URL(form[1].replaceAll('&amp;', '&'), url).href;
+    method = 'POST';
+    body = fields.toString();
+  }
+  throw new Error('the provider never redirected back');
+}
