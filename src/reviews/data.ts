@@ -1,0 +1,280 @@
+import type { Knex } from 'knex';
+import type { PageRequest } from '../shared/keyset.ts';
+import type { IfNoResponse, ReviewerType, ScopeType } from './lifecycle.ts';
+import type { Recurrence } from './schedule.ts';
+
+export type Decision = 'approve' | 'deny' | 'dontKnow';
+
+export interface ReviewListItem {
+  instanceId: string;
+  name: string;
+  reviewerType: ReviewerType;
+  scopeType: ScopeType;
+  scopeName: string | null;
+  startsAt: Date;
+  endsAt: Date;
+  endedAt: Date | null;
+  appliedAt: Date | null;
+  state: 'active' | 'ended' | 'applied';
+  autoApply: boolean;
+  /** Items this reviewer was asked about, and how many of them have a decision (by anyone). */
+  total: number;
+  decided: number;
+}
+
+const scopeNameSql = 'coalesce(p.name, g.name, res.name) as "scopeName"';
+
+function withScope(q: Knex.QueryBuilder): Knex.QueryBuilder {
+  return q
+    .leftJoin('access_packages as p', 'p.id', 'r.scope_access_package_id')
+    .leftJoin('groups as g', 'g.id', 'r.scope_group_id')
+    .leftJoin('resources as res', 'res.id', 'r.scope_resource_id');
+}
+
+/** This reviewer's items per instance: how many, and how many are decided. */
+function myCounts(db: Knex, userId: string) {
+  return db('access_review_item_reviewers as x')
+    .join('access_review_items as it', 'it.id', 'x.item_id')
+    .where('x.user_id', userId)
+    .groupBy('it.instance_id')
+    .select('it.instance_id', db.raw('count(*)::int as total'), db.raw('count(it.decision)::int as decided'))
+    .as('m');
+}
+
+const listColumns = (db: Knex) => [
+  'i.id as instanceId',
+  'r.name',
+  'r.reviewer_type as reviewerType',
+  'r.scope_type as scopeType',
+  db.raw(scopeNameSql),
+  'i.starts_at as startsAt',
+  'i.ends_at as endsAt',
+  'i.ended_at as endedAt',
+  'i.applied_at as appliedAt',
+  'i.state',
+  'r.auto_apply as autoApply',
+  'm.total',
+  'm.decided',
+];
+
+/** Reviews waiting for this reviewer, soonest end first (keyset on ends_at, instance id). */
+export async function pendingForReviewer(db: Knex, userId: string, now: Date, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
+  const q = withScope(
+    db('access_review_instances as i')
+      .join('access_reviews as r', 'r.id', 'i.access_review_id')
+      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
+  )
+    .where('i.state', 'active')
+    .where('i.ends_at', '>', now)
+    .select(listColumns(db));
+  if (page.after) q.whereRaw('(i.ends_at, i.id) > (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(i.ends_at, i.id) < (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'desc' : 'asc';
+  return q.orderByRaw(`i.ends_at ${dir}, i.id ${dir}`).limit(limit + 1);
+}
+
+/** Reviews this reviewer took part in that have ended, most recently ended first (keyset on ended_at, instance id). */
+export async function endedForReviewer(db: Knex, userId: string, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
+  const q = withScope(
+    db('access_review_instances as i')
+      .join('access_reviews as r', 'r.id', 'i.access_review_id')
+      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
+  )
+    .whereIn('i.state', ['ended', 'applied'])
+    .select(listColumns(db));
+  if (page.after) q.whereRaw('(i.ended_at, i.id) < (?, ?)', page.after as [Date, string]);
+  if (page.before) q.whereRaw('(i.ended_at, i.id) > (?, ?)', page.before as [Date, string]);
+  const dir = page.before ? 'asc' : 'desc';
+  return q.orderByRaw(`i.ended_at ${dir}, i.id ${dir}`).limit(limit + 1);
+}
+
+/** For the Overview: active reviews where this person still has undecided items. */
+export async function countToReview(db: Knex, userId: string, now: Date): Promise<{ reviews: number; items: number; soonestEnd: Date | null }> {
+  const row = await db('access_review_item_reviewers as x')
+    .join('access_review_items as it', 'it.id', 'x.item_id')
+    .join('access_review_instances as i', 'i.id', 'it.instance_id')
+    .where({ 'x.user_id': userId, 'i.state': 'active' })
+    .where('i.ends_at', '>', now)
+    .whereNull('it.decision')
+    .first(db.raw('count(distinct i.id)::int as reviews'), db.raw('count(*)::int as items'), db.raw('min(i.ends_at) as soonest'));
+  return { reviews: Number(row?.reviews ?? 0), items: Number(row?.items ?? 0), soonestEnd: row?.soonest ? new Date(row.soonest) : null };
+}
+
+export interface InstanceDetails {
+  instanceId: string;
+  reviewId: string;
+  directoryId: string;
+  name: string;
+  description: string;
+  scopeType: ScopeType;
+  scopeName: string | null;
+  scopeAccessPackageId: string | null;
+  scopeGroupId: string | null;
+  scopeResourceId: string | null;
+  catalogId: string | null;
+  reviewerType: ReviewerType;
+  recurrence: Recurrence;
+  startsOn: Date;
+  ifNoResponse: IfNoResponse;
+  autoApply: boolean;
+  requireJustification: boolean;
+  showRecommendations: boolean;
+  state: 'active' | 'ended' | 'applied';
+  startsAt: Date;
+  endsAt: Date;
+  endedAt: Date | null;
+  appliedAt: Date | null;
+}
+
+export async function instanceDetails(db: Knex, instanceId: string): Promise<InstanceDetails | null> {
+  const row = await withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id'))
+    .where('i.id', instanceId)
+    .first(
+      'i.id as instanceId',
+      'r.id as reviewId',
+      'r.directory_id as directoryId',
+      'r.name',
+      'r.description',
+      'r.scope_type as scopeType',
+      db.raw(scopeNameSql),
+      'r.scope_access_package_id as scopeAccessPackageId',
+      'r.scope_group_id as scopeGroupId',
+      'r.scope_resource_id as scopeResourceId',
+      db.raw('coalesce(p.catalog_id, res.catalog_id) as "catalogId"'),
+      'r.reviewer_type as reviewerType',
+      'r.recurrence',
+      'r.starts_on as startsOn',
+      'r.if_no_response as ifNoResponse',
+      'r.auto_apply as autoApply',
+      'r.require_justification as requireJustification',
+      'r.show_recommendations as showRecommendations',
+      'i.state',
+      'i.starts_at as startsAt',
+      'i.ends_at as endsAt',
+      'i.ended_at as endedAt',
+      'i.applied_at as appliedAt',
+    );
+  return (row as InstanceDetails | undefined) ?? null;
+}
+
+export interface ReviewItem {
+  id: string;
+  subjectUserId: string;
+  subjectName: string;
+  subjectEmail: string;
+  subjectType: 'member' | 'guest';
+  lastSignInAt: Date | null;
+  accessLabel: string;
+  accessSince: Date | null;
+  recommendation: 'approve' | 'deny' | null;
+  decision: Decision | null;
+  decidedAt: Date | null;
+  decidedById: string | null;
+  decidedByName: string | null;
+  justification: string | null;
+  outcome: 'kept' | 'removed' | null;
+  appliedAt: Date | null;
+}
+
+const itemColumns = (db: Knex) => [
+  'it.id',
+  'it.subject_user_id as subjectUserId',
+  'u.display_name as subjectName',
+  'u.email as subjectEmail',
+  'u.type as subjectType',
+  'u.last_sign_in_at as lastSignInAt',
+  'it.access_label as accessLabel',
+  'it.access_since as accessSince',
+  'it.recommendation',
+  'it.decision',
+  'it.decided_at as decidedAt',
+  'it.decided_by_id as decidedById',
+  'd.display_name as decidedByName',
+  'it.justification',
+  'it.outcome',
+  'it.applied_at as appliedAt',
+  db.raw('lower(u.display_name) as "sortName"'),
+];
+
+function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Knex.QueryBuilder {
+  const q = db('access_review_items as it')
+    .join('users as u', 'u.id', 'it.subject_user_id')
+    .leftJoin('users as d', 'd.id', 'it.decided_by_id')
+    .where('it.instance_id', instanceId)
+    .select(itemColumns(db));
+  if (reviewerId) {
+    q.whereExists(function () {
+      this.select(db.raw('1')).from('access_review_item_reviewers as x').whereRaw('x.item_id = it.id').where('x.user_id', reviewerId);
+    });
+  }
+  return q;
+}
+
+/** The items of an instance that this reviewer reviews (all of them when reviewerId is null), by name (keyset on lower(name), id). */
+export async function itemsFor(db: Knex, instanceId: string, reviewerId: string | null, page: PageRequest, limit: number): Promise<(ReviewItem & { sortName: string })[]> {
+  const q = itemsQuery(db, instanceId, reviewerId);
+  if (page.after) q.whereRaw('(lower(u.display_name), it.id) > (?, ?)', page.after as [string, string]);
+  if (page.before) q.whereRaw('(lower(u.display_name), it.id) < (?, ?)', page.before as [string, string]);
+  const dir = page.before ? 'desc' : 'asc';
+  return q.orderByRaw(`lower(u.display_name) ${dir}, it.id ${dir}`).limit(limit + 1);
+}
+
+/** Every item (for the results file), in name order. */
+export async function allItems(db: Knex, instanceId: string, reviewerId: string | null): Promise<ReviewItem[]> {
+  return itemsQuery(db, instanceId, reviewerId).orderByRaw('lower(u.display_name), it.id');
+}
+
+export async function itemFor(db: Knex, instanceId: string, itemId: string, reviewerId: string): Promise<ReviewItem | null> {
+  const row = await itemsQuery(db, instanceId, reviewerId).where('it.id', itemId).first();
+  return (row as ReviewItem | undefined) ?? null;
+}
+
+/** The next undecided item of this reviewer after the given one in name order (wrapping to the first). */
+export async function nextUndecided(db: Knex, instanceId: string, reviewerId: string, after: { sortName: string; id: string }): Promise<{ id: string; subjectName: string } | null> {
+  const base = () => itemsQuery(db, instanceId, reviewerId).whereNull('it.decision').whereNot('it.id', after.id).orderByRaw('lower(u.display_name), it.id');
+  const next = await base().whereRaw('(lower(u.display_name), it.id) > (?, ?)', [after.sortName, after.id]).first();
+  const row = next ?? (await base().first());
+  return row ? { id: row.id, subjectName: row.subjectName } : null;
+}
+
+/** How many of this reviewer's items are decided, and how many undecided ones carry a recommendation. */
+export async function progressFor(db: Knex, instanceId: string, reviewerId: string): Promise<{ total: number; decided: number; recommendable: number }> {
+  const row = await db('access_review_item_reviewers as x')
+    .join('access_review_items as it', 'it.id', 'x.item_id')
+    .where({ 'x.user_id': reviewerId, 'it.instance_id': instanceId })
+    .first(
+      db.raw('count(*)::int as total'),
+      db.raw('count(it.decision)::int as decided'),
+      db.raw('(count(*) filter (where it.decision is null and it.recommendation is not null))::int as recommendable'),
+    );
+  return { total: Number(row?.total ?? 0), decided: Number(row?.decided ?? 0), recommendable: Number(row?.recommendable ?? 0) };
+}
+
+export async function isReviewerOf(db: Knex, instanceId: string, userId: string): Promise<boolean> {
+  const row = await db('access_review_item_reviewers as x')
+    .join('access_review_items as it', 'it.id', 'x.item_id')
+    .where({ 'x.user_id': userId, 'it.instance_id': instanceId })
+    .first(db.raw('1 as one'));
+  return Boolean(row);
+}
+
+export interface PastReviewDecision {
+  reviewerName: string | null;
+  decision: Decision;
+  justification: string | null;
+  decidedAt: Date;
+}
+
+/** Every decision made on an item, oldest first: with several reviewers, the last one counts. */
+export async function decisionsOn(db: Knex, itemId: string): Promise<PastReviewDecision[]> {
+  return db('access_review_decisions as dd')
+    .leftJoin('users as u', 'u.id', 'dd.reviewer_id')
+    .where('dd.item_id', itemId)
+    .orderBy([{ column: 'dd.decided_at' }, { column: 'dd.id' }])
+    .select('u.display_name as reviewerName', 'dd.decision', 'dd.justification', 'dd.decided_at as decidedAt');
+}
+
+/** Whether this person owns the catalog (for catalog owners managing package and resource reviews). */
+export async function ownsCatalog(db: Knex, userId: string, catalogId: string): Promise<boolean> {
+  return Boolean(await db('catalog_owners').where({ user_id: userId, catalog_id: catalogId }).first('user_id'));
+}
