@@ -3,10 +3,16 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createAccessPackageService } from './access-packages/service.ts';
+import { createCatalogAdmin } from './admin/catalog-service.ts';
+import { createPolicyAdmin } from './admin/policy-service.ts';
+import { adminScope } from './admin/scope.ts';
+import type { CurrentUser } from './auth/current-user.ts';
 import { createApprovalService } from './approvals/service.ts';
 import { createAuthService } from './auth/service.ts';
 import { createRequestService } from './requests/service.ts';
 import { createNotifier } from './notifications/notifier.ts';
+import { createOverviewService } from './overview/service.ts';
+import { createReviewService } from './reviews/service.ts';
 import { createViews } from './web/views.ts';
 
 export interface ServiceDeps {
@@ -25,7 +31,14 @@ export function createServices(deps: ServiceDeps) {
     accessPackages: createAccessPackageService(deps),
     requests: createRequestService({ ...deps, notifier }),
     approvals: createApprovalService({ ...deps, notifier }),
+    reviews: createReviewService({ ...deps, notifier }),
+    overview: createOverviewService(deps),
     notifier,
+    admin: {
+      scopeFor: (user: CurrentUser) => adminScope(deps.db, user),
+      catalogs: createCatalogAdmin(deps),
+      policies: createPolicyAdmin(deps),
+    },
   };
 }
 

@@ -17,6 +17,11 @@ export async function exportDirectory(db: Knex, hint: string): Promise<Directory
   });
 }
 
+/** The same export inside a transaction the caller holds (Administration edits: export, change, import). */
+export async function exportDirectoryWith(trx: Knex.Transaction, hint: string): Promise<DirectoryFile | null> {
+  return build(trx, hint);
+}
+
 type Row = Record<string, unknown>;
 type FileUser = NonNullable<DirectoryFile['users']>[number];
 type FileCatalog = NonNullable<DirectoryFile['catalogs']>[number];

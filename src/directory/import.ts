@@ -66,6 +66,17 @@ export async function importDirectory(db: Knex, input: unknown, options: ImportO
   }
 }
 
+/**
+ * The same import inside a transaction the caller holds. Problems come back unapplied, but the
+ * caller must roll back (throw) itself when the result is not ok: part of the work may be written.
+ */
+export async function importDirectoryWith(trx: Knex.Transaction, input: unknown, options: Omit<ImportOptions, 'dryRun'>): Promise<ImportResult> {
+  const now = options.clock.now();
+  const parsed = parseDirectoryFile(input, now);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems };
+  return run(trx, parsed.file, now, { ...options, dryRun: false });
+}
+
 // ---- helpers ------------------------------------------------------------------------------------
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {

@@ -4,6 +4,7 @@ import { endDueAssignments, remindEndingAssignments, startDueAssignments } from 
 import { BATCH, escalateDueStages, expireDueStages } from '../approvals/lifecycle.ts';
 import type { Logger } from '../log.ts';
 import type { Notifier } from '../notifications/notifier.ts';
+import { endDueReviews, remindReviewers, REVIEW_BATCH, startDueReviews } from '../reviews/lifecycle.ts';
 import { deleteExpiredSessions } from '../web/session-store.ts';
 
 export interface SweepReport {
@@ -12,6 +13,9 @@ export interface SweepReport {
   assignmentsStarted: number;
   assignmentsEnded: number;
   remindersWritten: number;
+  reviewsEnded: number;
+  reviewsStarted: number;
+  reviewRemindersSent: number;
   sessionsDeleted: number;
 }
 
@@ -26,19 +30,19 @@ const actor = systemActor('lifecycle');
 const MAX_BATCHES_PER_RUN = 100;
 
 /** Runs a step in batches, each in its own transaction, until a batch comes back short (or the run's share is done). */
-async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>): Promise<number> {
+async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, size = BATCH): Promise<number> {
   let total = 0;
   for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
     const n = await db.transaction(step);
     total += n;
-    if (n < BATCH) return total;
+    if (n < size) return total;
   }
   return total;
 }
 
 /**
- * Applies every time-based rule as of `now`: deadlines, escalations, scheduled starts, ends and
- * reminders. Idempotent (a second run at the same moment changes nothing) and safe to run in
+ * Applies every time-based rule as of `now`: deadlines, escalations, scheduled starts, ends,
+ * reminders, and access reviews (ends with their results, new instances, midpoint reminders). Idempotent (a second run at the same moment changes nothing) and safe to run in
  * several processes at once (rows are claimed with FOR UPDATE SKIP LOCKED).
  */
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
@@ -49,6 +53,10 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
     assignmentsStarted: await inBatches(db, (trx) => startDueAssignments(trx, now, actor, notifier)),
     assignmentsEnded: await inBatches(db, (trx) => endDueAssignments(trx, now, actor, notifier)),
     remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
+    // A review's instance ends (and applies) before the next one starts, so the next sees what the last removed.
+    reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), REVIEW_BATCH),
+    reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), REVIEW_BATCH),
+    reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), REVIEW_BATCH),
     sessionsDeleted: await deleteExpiredSessions(db, new Date()),
   };
   return report;
@@ -84,6 +92,8 @@ export function startScheduler(deps: SweepDeps & { clock: { now(): Date }; deliv
   };
   const timer = deps.intervalSeconds > 0 ? setInterval(run, deps.intervalSeconds * 1000) : null;
   timer?.unref();
+  // The first run right away: what fell due while Portico was down (and the demo's reviews) should not wait a whole interval.
+  if (timer) setImmediate(() => void run());
   return {
     runNow: run,
     async stop() {

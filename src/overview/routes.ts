@@ -2,8 +2,11 @@ import { Router } from 'express';
 import type { Services } from '../services.ts';
 import { render } from '../web/render.ts';
 
-export function overviewRoutes(_services: Services): Router {
+export function overviewRoutes(services: Services): Router {
   const router = Router();
-  router.get('/', (req, res) => render(req, res, 'overview/index', { title: 'Overview' }));
+  router.get('/', async (req, res) => {
+    const summary = await services.overview.summary(req.user!);
+    render(req, res, 'overview/index', { title: 'Overview', summary });
+  });
   return router;
 }

@@ -62,9 +62,16 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** Post/Redirect/Get with a one-time message shown (and announced) on the next page. */
-export function redirectWithFlash(req: Request, res: Response, to: string, flash?: string): void {
+/**
+ * Post/Redirect/Get with a one-time message shown (and announced) on the next page. htmx follows a
+ * 303 itself and swaps the target's fragment; `fullPage` makes htmx load the next page whole instead
+ * (when the form's target does not exist there).
+ */
+export function redirectWithFlash(req: Request, res: Response, to: string, flash?: string, options: { fullPage?: boolean } = {}): void {
   if (flash && req.session) req.session.flash = flash;
-  // htmx follows a 303 itself; HX-Location would skip the history entry, so a plain redirect serves both.
+  if (options.fullPage && req.get('HX-Request') === 'true') {
+    res.set('HX-Redirect', to).status(204).end();
+    return;
+  }
   res.redirect(303, to);
 }

@@ -1,0 +1,269 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Actor } from '../audit/audit.ts';
+import type { Clock } from '../clock.ts';
+import { FieldErrors } from '../errors.ts';
+import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesOfCatalog } from './data.ts';
+import { editDirectory, located, type EditableFile } from './directory-edit.ts';
+import { adminNotFound, managesCatalogId, requireAdministrator, type AdminScope } from './scope.ts';
+
+export interface CatalogInput {
+  name: string;
+  description: string;
+  enabled: boolean;
+  owners: string[];
+}
+
+export interface ResourceInput {
+  key: string;
+  type: string;
+  name: string;
+  description: string;
+  url: string;
+  roles: string[];
+}
+
+export interface PackageInput {
+  name: string;
+  description: string;
+  hidden: boolean;
+  /** `resourceKey::role` for each role the package grants. */
+  resourceRoles: string[];
+  incompatibleWith: string[];
+}
+
+type FileCatalog = EditableFile['catalogs'][number];
+type FilePackage = NonNullable<FileCatalog['accessPackages']>[number];
+
+/** Where a catalog sits in the exported file (catalogs are matched by name there). */
+function catalogIndex(file: EditableFile, name: string): number {
+  return located(file.catalogs.findIndex((c) => c.name === name));
+}
+
+export function locatePackage(file: EditableFile, packageId: string): { ci: number; pi: number; pkg: FilePackage } {
+  for (let ci = 0; ci < file.catalogs.length; ci++) {
+    const pi = (file.catalogs[ci].accessPackages ?? []).findIndex((p) => p.id === packageId);
+    if (pi >= 0) return { ci, pi, pkg: file.catalogs[ci].accessPackages![pi] };
+  }
+  return located<{ ci: number; pi: number; pkg: FilePackage }>(null);
+}
+
+const labelFor = (labels: Record<string, string>) => (suffix: string) => {
+  const field = suffix.replace(/\[\d+\].*$/, '').replace(/\..*$/, '');
+  return labels[field] ? { field, label: labels[field] } : undefined;
+};
+
+export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
+  const { db, clock } = deps;
+
+  async function catalogOrNotFound(scope: AdminScope, id: string) {
+    const catalog = await catalogInScope(db, scope, id);
+    if (!catalog) throw adminNotFound();
+    return catalog;
+  }
+
+  return {
+    list: (scope: AdminScope) => catalogsInScope(db, scope),
+
+    async get(scope: AdminScope, id: string) {
+      const catalog = await catalogOrNotFound(scope, id);
+      const [resources, packages] = await Promise.all([resourcesOfCatalog(db, id), packagesOfCatalog(db, id)]);
+      return { catalog, resources, packages };
+    },
+
+    /** Creates (id null, administrators only) or changes a catalog: name, description, enabled, owners. */
+    async saveCatalog(scope: AdminScope, id: string | null, input: CatalogInput, actor: Actor): Promise<string> {
+      if (!id) requireAdministrator(scope);
+      const current = id ? await catalogOrNotFound(scope, id) : null;
+      const errors = new FieldErrors();
+      if (!input.name.trim()) errors.add('name', 'Enter a name for the catalog');
+      if (current && input.name.trim() !== current.name && (await db('catalogs').where({ directory_id: scope.directoryId, name: input.name.trim() }).first('id'))) {
+        errors.add('name', `There is already a catalog called ${input.name.trim()}`);
+      }
+      errors.throwIfAny();
+      return editDirectory(db, clock, actor, scope.directoryId, async (file, trx) => {
+        const next: FileCatalog = { name: input.name.trim(), description: input.description.trim(), enabled: input.enabled, owners: input.owners, resources: [], accessPackages: [] };
+        if (!current) {
+          file.catalogs.push(next);
+          const ci = file.catalogs.length - 1;
+          return {
+            path: `catalogs[${ci}]`,
+            fieldFor: labelFor({ name: 'Name', description: 'Description', owners: 'Owners' }),
+            audit: { action: 'catalog.created', targetType: 'catalog', targetId: next.name, label: next.name },
+            before: null,
+            after: () => file.catalogs[ci],
+            result: '',
+          };
+        }
+        const ci = catalogIndex(file, current.name);
+        const before = structuredClone(file.catalogs[ci]);
+        // Catalogs are matched by name: a rename is applied to the row first, so the import finds it.
+        if (next.name !== current.name) await trx('catalogs').where({ id: current.id }).update({ name: next.name });
+        Object.assign(file.catalogs[ci], { name: next.name, description: next.description, enabled: next.enabled, owners: next.owners });
+        return {
+          path: `catalogs[${ci}]`,
+          fieldFor: labelFor({ name: 'Name', description: 'Description', owners: 'Owners' }),
+          audit: { action: 'catalog.updated', targetType: 'catalog', targetId: current.id, label: next.name },
+          before,
+          after: () => file.catalogs[ci],
+          result: current.id,
+        };
+      }).then(async (resultId) => resultId || (await db('catalogs').where({ directory_id: scope.directoryId, name: input.name.trim() }).first('id')).id);
+    },
+
+    /** Adds (resourceId null) or changes a resource of a catalog. */
+    async saveResource(scope: AdminScope, catalogId: string, resourceId: string | null, input: ResourceInput, actor: Actor): Promise<void> {
+      const catalog = await catalogOrNotFound(scope, catalogId);
+      const current = resourceId ? await db('resources').where({ id: resourceId, catalog_id: catalogId }).first('id', 'key') : null;
+      if (resourceId && !current) throw adminNotFound();
+      const errors = new FieldErrors();
+      if (!input.key.trim()) errors.add('key', 'Enter a key for the resource');
+      if (input.roles.length === 0) errors.add('roles', 'Enter at least one role, one per line');
+      errors.throwIfAny();
+      const labels = { key: 'Key', type: 'Type', name: 'Name', description: 'Description', url: 'Web address', roles: 'Roles' };
+      await editDirectory(db, clock, actor, scope.directoryId, async (file, trx) => {
+        const ci = catalogIndex(file, catalog.name);
+        const resources = (file.catalogs[ci].resources ??= []);
+        const next = {
+          key: input.key.trim(),
+          type: input.type as 'group' | 'application' | 'site',
+          name: input.name.trim(),
+          ...(input.description.trim() ? { description: input.description.trim() } : {}),
+          ...(input.url.trim() ? { url: input.url.trim() } : {}),
+          roles: input.roles,
+        };
+        let ri: number;
+        let before: unknown = null;
+        if (current) {
+          ri = located(resources.findIndex((r) => r.key === current.key));
+          before = structuredClone(resources[ri]);
+          if (next.key !== current.key) {
+            // Resources are matched by key: rename the row first, and the packages that grant its roles.
+            await trx('resources').where({ id: current.id }).update({ key: next.key });
+            for (const c of file.catalogs) for (const p of c.accessPackages ?? []) for (const rr of p.resourceRoles ?? []) if (rr.resource === current.key) rr.resource = next.key;
+            for (const r of file.accessReviews) if (r.scope.resource === current.key) r.scope.resource = next.key;
+          }
+          resources[ri] = next;
+        } else {
+          resources.push(next);
+          ri = resources.length - 1;
+        }
+        return {
+          path: `catalogs[${ci}].resources[${ri}]`,
+          fieldFor: labelFor(labels),
+          audit: { action: current ? 'resource.updated' : 'resource.created', targetType: 'resource', targetId: current?.id ?? next.key, label: next.name },
+          before,
+          after: () => resources[ri],
+          result: undefined,
+        };
+      });
+    },
+
+    async removeResource(scope: AdminScope, catalogId: string, resourceId: string, actor: Actor): Promise<void> {
+      const catalog = await catalogOrNotFound(scope, catalogId);
+      const current = await db('resources').where({ id: resourceId, catalog_id: catalogId }).first('id', 'key', 'name');
+      if (!current) throw adminNotFound();
+      await editDirectory(db, clock, actor, scope.directoryId, (file) => {
+        const ci = catalogIndex(file, catalog.name);
+        const resources = file.catalogs[ci].resources ?? [];
+        const ri = located(resources.findIndex((r) => r.key === current.key));
+        const before = resources.splice(ri, 1)[0];
+        return {
+          path: `catalogs[${ci}].resources`,
+          fieldFor: () => undefined,
+          audit: { action: 'resource.removed', targetType: 'resource', targetId: current.id, label: current.name },
+          before,
+          after: () => null,
+          result: undefined,
+        };
+      });
+    },
+
+    async getPackage(scope: AdminScope, id: string) {
+      const pkg = await packageInScope(db, scope, id);
+      if (!pkg) throw adminNotFound();
+      const [resources, policies, grants, incompatible, others] = await Promise.all([
+        resourcesOfCatalog(db, pkg.catalogId),
+        policiesOfPackage(db, id),
+        db('access_package_resource_roles as a').join('resource_roles as rr', 'rr.id', 'a.resource_role_id').join('resources as r', 'r.id', 'rr.resource_id').where('a.access_package_id', id).select('r.key', 'rr.name'),
+        db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id'),
+        otherPackages(db, scope.directoryId, id),
+      ]);
+      return { pkg, resources, policies, selectedRoles: grants.map((g) => `${g.key}::${g.name}`), incompatible, others };
+    },
+
+    /** Creates (packageId null) or changes an access package of a catalog. Returns its id. */
+    async savePackage(scope: AdminScope, catalogId: string, packageId: string | null, input: PackageInput, actor: Actor): Promise<string> {
+      const catalog = await catalogOrNotFound(scope, catalogId);
+      if (packageId && !(await packageInScope(db, scope, packageId))) throw adminNotFound();
+      const errors = new FieldErrors();
+      if (!input.name.trim()) errors.add('name', 'Enter a name for the access package');
+      errors.throwIfAny();
+      const labels = { name: 'Name', description: 'Description', hidden: 'Hidden', resourceRoles: 'Resource roles', incompatibleWith: 'Incompatible access packages' };
+      return editDirectory(db, clock, actor, scope.directoryId, (file) => {
+        const resourceRoles = input.resourceRoles.map((v) => {
+          const [resource, ...role] = v.split('::');
+          return { resource, role: role.join('::') };
+        });
+        const fields = { name: input.name.trim(), description: input.description.trim(), hidden: input.hidden, resourceRoles, incompatibleWith: input.incompatibleWith };
+        if (packageId) {
+          const { ci, pi, pkg } = locatePackage(file, packageId);
+          const before = structuredClone(pkg);
+          Object.assign(pkg, fields);
+          return {
+            path: `catalogs[${ci}].accessPackages[${pi}]`,
+            fieldFor: labelFor(labels),
+            audit: { action: 'accessPackage.updated', targetType: 'accessPackage', targetId: packageId, label: fields.name },
+            before,
+            after: () => file.catalogs[ci].accessPackages![pi],
+            result: packageId,
+          };
+        }
+        const ci = catalogIndex(file, catalog.name);
+        const id = randomUUID();
+        const packages = (file.catalogs[ci].accessPackages ??= []);
+        packages.push({ id, ...fields, policies: [] });
+        const pi = packages.length - 1;
+        return {
+          path: `catalogs[${ci}].accessPackages[${pi}]`,
+          fieldFor: labelFor(labels),
+          audit: { action: 'accessPackage.created', targetType: 'accessPackage', targetId: id, label: fields.name },
+          before: null,
+          after: () => packages[pi],
+          result: id,
+        };
+      });
+    },
+
+    /** Removes a package; the import refuses when requests or assignments refer to it, and says so. */
+    async removePackage(scope: AdminScope, packageId: string, actor: Actor): Promise<string> {
+      const pkg = await packageInScope(db, scope, packageId);
+      if (!pkg) throw adminNotFound();
+      if (pkg.liveAssignments > 0) {
+        new FieldErrors()
+          .add('form', `${pkg.name} has ${pkg.liveAssignments} active ${pkg.liveAssignments === 1 ? 'assignment' : 'assignments'}. Remove ${pkg.liveAssignments === 1 ? 'it' : 'them'} first: an access package with live access cannot be removed.`, '#main')
+          .throwIfAny();
+      }
+      await editDirectory(db, clock, actor, scope.directoryId, (file) => {
+        const { ci, pi } = locatePackage(file, packageId);
+        const [before] = file.catalogs[ci].accessPackages!.splice(pi, 1);
+        // Its ended assignments go with it from the file; the import then judges its history.
+        file.assignments = file.assignments.filter((a) => a.accessPackage !== packageId);
+        for (const c of file.catalogs) for (const p of c.accessPackages ?? []) p.incompatibleWith = (p.incompatibleWith ?? []).filter((x) => x !== packageId);
+        return {
+          path: `catalogs[${ci}].accessPackages`,
+          fieldFor: () => undefined,
+          audit: { action: 'accessPackage.removed', targetType: 'accessPackage', targetId: packageId, label: pkg.name },
+          before,
+          after: () => null,
+          result: undefined,
+        };
+      });
+      return pkg.catalogId;
+    },
+
+    managesCatalog: (scope: AdminScope, catalogId: string) => managesCatalogId(scope, catalogId),
+  };
+}
+
+export type CatalogAdmin = ReturnType<typeof createCatalogAdmin>;

@@ -1,0 +1,121 @@
+import type { Knex } from 'knex';
+import { inScope, type AdminScope } from './scope.ts';
+
+export interface CatalogRow {
+  id: string;
+  name: string;
+  description: string;
+  enabled: boolean;
+  owners: string[];
+  resourceCount: number;
+  packageCount: number;
+}
+
+export async function catalogsInScope(db: Knex, scope: AdminScope): Promise<CatalogRow[]> {
+  const q = db('catalogs as c')
+    .select(
+      'c.id',
+      'c.name',
+      'c.description',
+      'c.enabled',
+      db.raw('(select count(*) from resources r where r.catalog_id = c.id)::int as "resourceCount"'),
+      db.raw('(select count(*) from access_packages p where p.catalog_id = c.id)::int as "packageCount"'),
+      db.raw(`coalesce((select array_agg(u.email order by u.email) from catalog_owners o join users u on u.id = o.user_id where o.catalog_id = c.id), '{}') as owners`),
+    )
+    .orderByRaw('lower(c.name), c.id')
+    .limit(1000);
+  return inScope(q, scope, { directory: 'c.directory_id', catalog: 'c.id' });
+}
+
+export async function catalogInScope(db: Knex, scope: AdminScope, id: string): Promise<CatalogRow | null> {
+  const rows = await catalogsInScope(db, scope);
+  return rows.find((c) => c.id === id) ?? null;
+}
+
+export interface ResourceRow {
+  id: string;
+  key: string;
+  type: 'group' | 'application' | 'site';
+  name: string;
+  description: string;
+  url: string | null;
+  roles: string[];
+}
+
+export async function resourcesOfCatalog(db: Knex, catalogId: string): Promise<ResourceRow[]> {
+  return db('resources as r')
+    .where('r.catalog_id', catalogId)
+    .orderByRaw('lower(r.name), r.id')
+    .select('r.id', 'r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(`coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`));
+}
+
+export interface PackageRow {
+  id: string;
+  name: string;
+  description: string;
+  hidden: boolean;
+  catalogId: string;
+  catalogName: string;
+  policyCount: number;
+  liveAssignments: number;
+  openRequests: number;
+}
+
+export async function packagesOfCatalog(db: Knex, catalogId: string): Promise<PackageRow[]> {
+  return db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .where('p.catalog_id', catalogId)
+    .orderByRaw('lower(p.name), p.id')
+    .limit(2000)
+    .select(
+      'p.id',
+      'p.name',
+      'p.description',
+      'p.hidden',
+      'c.id as catalogId',
+      'c.name as catalogName',
+      db.raw('(select count(*) from policies x where x.access_package_id = p.id)::int as "policyCount"'),
+      db.raw(`(select count(*) from assignments a where a.access_package_id = p.id and a.state in ('scheduled', 'delivered'))::int as "liveAssignments"`),
+      db.raw(`(select count(*) from requests r where r.access_package_id = p.id and r.state = 'pendingApproval')::int as "openRequests"`),
+    );
+}
+
+export async function packageInScope(db: Knex, scope: AdminScope, id: string): Promise<PackageRow | null> {
+  const q = db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .where('p.id', id)
+    .first(
+      'p.id',
+      'p.name',
+      'p.description',
+      'p.hidden',
+      'c.id as catalogId',
+      'c.name as catalogName',
+      db.raw('(select count(*) from policies x where x.access_package_id = p.id)::int as "policyCount"'),
+      db.raw(`(select count(*) from assignments a where a.access_package_id = p.id and a.state in ('scheduled', 'delivered'))::int as "liveAssignments"`),
+      db.raw(`(select count(*) from requests r where r.access_package_id = p.id and r.state = 'pendingApproval')::int as "openRequests"`),
+    );
+  return (await inScope(q, scope, { directory: 'p.directory_id', catalog: 'p.catalog_id' })) ?? null;
+}
+
+export async function policiesOfPackage(db: Knex, packageId: string): Promise<{ id: string; name: string; requestorScope: string; acceptRequests: boolean; stages: number }[]> {
+  return db('policies as pol')
+    .where('pol.access_package_id', packageId)
+    .orderBy(['pol.position', 'pol.name'])
+    .select('pol.id', 'pol.name', 'pol.requestor_scope as requestorScope', 'pol.accept_requests as acceptRequests', db.raw('(select count(*) from policy_stages s where s.policy_id = pol.id)::int as stages'));
+}
+
+/** Users and groups of the directory, to offer in pickers (bounded: large directories type emails instead). */
+export async function groupsOfDirectory(db: Knex, directoryId: string): Promise<{ key: string; name: string }[]> {
+  return db('groups').where({ directory_id: directoryId }).orderByRaw('lower(name)').limit(500).select('key', 'name');
+}
+
+export async function otherPackages(db: Knex, directoryId: string, except: string): Promise<{ id: string; name: string; catalogName: string }[]> {
+  return db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .where('p.directory_id', directoryId)
+    .whereNot('p.id', except)
+    .orderByRaw('lower(c.name), lower(p.name)')
+    .limit(500)
+    .select('p.id', 'p.name', 'c.name as catalogName');
+}

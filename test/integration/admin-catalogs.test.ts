@@ -1,0 +1,303 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemActor } from '../../src/audit/audit.ts';
+import type { Database } from '../../src/db/connect.ts';
+import { exportDirectory } from '../../src/directory/export.ts';
+import { importDirectory } from '../../src/directory/import.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
+import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { policyId, requestId, validWiki } from '../support/flows.ts';
+
+let database: Database;
+let t: TestApp;
+let db: Database['db'];
+let ada: Agent;
+let max: Agent;
+
+const catalogId = async (name: string) => (await db('catalogs').where({ name }).first('id')).id as string;
+
+/** Posts a form the way the page's own form would, with its CSRF token. */
+async function post(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
+  const page = await agent.get(pagePath);
+  expect(page.status, `${pagePath} should open`).toBe(200);
+  return agent.post(action).type('form').send({ _csrf: csrfFrom(page.text), ...fields });
+}
+
+/** A policy form filled in as a person would, for the package's editor. */
+function policyFields(overrides: Record<string, string | string[]> = {}) {
+  return {
+    action: 'save',
+    name: 'Contractors: manager then security',
+    description: 'For contractors.',
+    scope: 'specific',
+    requestorUsers: USER.other,
+    requestorGroups: ['approvers'],
+    acceptRequests: 'yes',
+    requireJustification: 'yes',
+    expiration: 'afterDays',
+    expirationDays: '45',
+    allowCustomPeriod: 'yes',
+    approvalRequired: 'yes',
+    stageCount: '2',
+    'stage-0-approvers': ['manager'],
+    'stage-0-fallbackUsers': USER.approver,
+    'stage-0-timeoutDays': '7',
+    'stage-0-requireApproverJustification': 'yes',
+    'stage-1-approversGroups': ['approvers'],
+    'stage-1-timeoutDays': '10',
+    'stage-1-escalate': 'yes',
+    'stage-1-escalationAfterDays': '5',
+    'stage-1-escalationUsers': USER.admin,
+    questionCount: '2',
+    'question-0-text': 'Which contract?',
+    'question-0-key': 'contract',
+    'question-0-type': 'shortText',
+    'question-0-required': 'yes',
+    'question-0-pattern': '^C-[0-9]+$',
+    'question-0-patternHint': 'A contract number such as C-12',
+    'question-1-text': 'Which team?',
+    'question-1-key': 'team',
+    'question-1-type': 'multipleChoice',
+    'question-1-choices': 'Blue\nGreen',
+    'question-1-required': 'yes',
+    attributeCount: '1',
+    'attribute-0-attribute': 'costCenter',
+    'attribute-0-label': 'Cost center',
+    'attribute-0-type': 'shortText',
+    'attribute-0-required': 'yes',
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = database.db;
+  t = createTestApp(database);
+  await seedDirectory(database, fabrikam(), t.clock);
+  ada = await signIn(t.app, USER.admin);
+  max = await signIn(t.app, USER.manager);
+});
+afterAll(async () => {
+  await database.close();
+});
+
+describe('catalogs', () => {
+  it('lets an administrator create a catalog, and refuses a catalog owner', async () => {
+    const res = await post(ada, '/admin/catalogs/new', '/admin/catalogs', { name: 'Research', description: 'Lab tools.', enabled: 'yes', owners: USER.lead });
+    expect(res.status).toBe(303);
+    const id = await catalogId('Research');
+    expect(res.headers.location).toBe(`/admin/catalogs/${id}`);
+    expect(await db('catalog_owners as o').join('users as u', 'u.id', 'o.user_id').where('o.catalog_id', id).pluck('u.email')).toEqual([USER.lead]);
+    expect((await max.get('/admin/catalogs/new')).status).toBe(404);
+    const token = csrfFrom((await max.get('/admin')).text);
+    expect((await max.post('/admin/catalogs').type('form').send({ _csrf: token, name: 'Sneaky' })).status).toBe(404);
+    expect(await db('catalogs').where({ name: 'Sneaky' }).first()).toBeUndefined();
+    const audit = await db('audit_log').where({ action: 'catalog.created' }).first('details');
+    expect(audit.details.after.name).toBe('Research');
+  });
+
+  it('re-renders with the import’s message for an unknown owner, and renames a catalog', async () => {
+    const id = await catalogId('Research');
+    const bad = await post(ada, `/admin/catalogs/${id}`, `/admin/catalogs/${id}`, { name: 'Research', enabled: 'yes', owners: 'nobody@fabrikam.test' });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('<a href="#owners">Owners: unknown user nobody@fabrikam.test</a>');
+    expect(bad.text).toContain('nobody@fabrikam.test</textarea>');
+    const empty = await post(ada, `/admin/catalogs/${id}`, `/admin/catalogs/${id}`, { name: '', enabled: 'yes' });
+    expect(empty.status).toBe(422);
+    expect(empty.text).toContain('Enter a name for the catalog');
+    const renamed = await post(ada, `/admin/catalogs/${id}`, `/admin/catalogs/${id}`, { name: 'Research and Development', enabled: '', owners: USER.lead });
+    expect(renamed.status).toBe(303);
+    expect(await db('catalogs').where({ id }).first('name', 'enabled')).toEqual({ name: 'Research and Development', enabled: false });
+  });
+
+  it('limits catalog owners to their own catalogs', async () => {
+    expect((await max.get(`/admin/catalogs/${await catalogId('General')}`)).status).toBe(200);
+    const archive = await catalogId('Archive');
+    expect((await max.get(`/admin/catalogs/${archive}`)).status).toBe(404);
+    expect((await max.get(`/admin/access-packages/${PKG.archived}`)).status).toBe(404);
+    const token = csrfFrom((await max.get('/admin')).text);
+    const res = await max.post(`/admin/access-packages/${PKG.archived}`).type('form').send({ _csrf: token, name: 'Taken over' });
+    expect(res.status).toBe(404);
+    expect((await db('access_packages').where({ id: PKG.archived }).first('name')).name).toBe('Old system');
+    const list = await max.get('/admin');
+    expect(list.text).toContain('>General</a>');
+    expect(list.text).not.toContain('>Archive</a>');
+    const rita = await signIn(t.app, USER.requestor);
+    expect((await rita.get('/admin')).status).toBe(404);
+  });
+});
+
+describe('resources and access packages', () => {
+  it('adds a resource, refuses a duplicate key with the import’s message, and renames a key everywhere', async () => {
+    const general = await catalogId('General');
+    const add = await post(max, `/admin/catalogs/${general}/resources/new`, `/admin/catalogs/${general}/resources/new`, { key: 'docs', type: 'site', name: 'Docs', roles: 'Reader\nWriter' });
+    expect(add.status).toBe(303);
+    const dup = await post(max, `/admin/catalogs/${general}/resources/new`, `/admin/catalogs/${general}/resources/new`, { key: 'wiki', type: 'site', name: 'Another wiki', roles: 'Reader' });
+    expect(dup.status).toBe(422);
+    expect(dup.text).toMatch(/Key: duplicate resource key wiki/);
+    const wiki = await db('resources').where({ key: 'wiki' }).first('id');
+    const renamed = await post(max, `/admin/catalogs/${general}/resources/${wiki.id}`, `/admin/catalogs/${general}/resources/${wiki.id}`, { key: 'team-wiki', type: 'site', name: 'Team Wiki', url: 'https://wiki.fabrikam.test', roles: 'Reader\nEditor' });
+    expect(renamed.status).toBe(303);
+    expect((await db('resources').where({ id: wiki.id }).first('key')).key).toBe('team-wiki');
+    // The packages granting its roles still do.
+    const grants = await db('access_package_resource_roles as a').join('resource_roles as rr', 'rr.id', 'a.resource_role_id').where({ 'a.access_package_id': PKG.wiki }).pluck('rr.name');
+    expect(grants).toEqual(['Editor']);
+  });
+
+  it('creates a package with resource roles and an incompatible package', async () => {
+    const general = await catalogId('General');
+    const res = await post(max, `/admin/catalogs/${general}/access-packages/new`, `/admin/catalogs/${general}/access-packages`, {
+      name: 'Docs writers',
+      description: 'Write the docs.',
+      resourceRoles: ['docs::Writer'],
+      incompatibleWith: [PKG.billingApprove],
+    });
+    expect(res.status).toBe(303);
+    const pkg = await db('access_packages').where({ name: 'Docs writers' }).first('id');
+    expect(res.headers.location).toBe(`/admin/access-packages/${pkg.id}`);
+    expect(await db('access_package_incompatibles').where({ access_package_id: pkg.id }).pluck('incompatible_id')).toEqual([PKG.billingApprove]);
+    const page = await max.get(res.headers.location);
+    expect(page.text).toContain('Access package Docs writers created.');
+    expect(page.text).toContain(`/@fabrikam.test/access-packages/${pkg.id}`);
+  });
+
+  it('refuses to remove a package that has been requested, with the reason', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), {});
+    const res = await post(max, `/admin/access-packages/${PKG.repo}/remove`, `/admin/access-packages/${PKG.repo}/remove`, {});
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('Repository access has 1 active assignment. Remove it first: an access package with live access cannot be removed.');
+    const rita2 = await db('users').where({ email: USER.requestor }).first('id');
+    await db('assignments').where({ user_id: rita2.id, access_package_id: PKG.repo }).update({ state: 'expired', ended_at: new Date(), end_reason: 'removedByAdmin' });
+    const history = await post(max, `/admin/access-packages/${PKG.repo}/remove`, `/admin/access-packages/${PKG.repo}/remove`, {});
+    expect(history.status).toBe(422);
+    expect(history.text).toMatch(/cannot be removed/);
+    expect(await db('access_packages').where({ id: PKG.repo }).first('id')).toBeTruthy();
+  });
+});
+
+describe('the policy editor', () => {
+  it('grows the form with Add a question and Add a stage, without saving anything', async () => {
+    const page = `/admin/access-packages/${PKG.repo}/policies/new`;
+    const before = await db('policies').count('* as n');
+    const added = await post(max, page, page, { ...policyFields(), action: 'addQuestion' });
+    expect(added.status).toBe(200);
+    expect(added.text).toContain('Question 3</h3>');
+    const stage = await post(max, page, page, { ...policyFields(), action: 'addStage' });
+    expect(stage.text).toContain('Stage 3</h3>');
+    expect(stage.text).not.toContain('value="addStage"');
+    const moved = await post(max, page, page, { ...policyFields(), action: 'moveQuestionDown-0' });
+    expect(moved.text.indexOf('Which team?')).toBeLessThan(moved.text.indexOf('Which contract?'));
+    const removed = await post(max, page, page, { ...policyFields(), action: 'removeStage-0' });
+    expect(removed.text).not.toContain('Stage 2</h3>');
+    const fragment = await max.post(page).set('HX-Request', 'true').set('HX-Target', 'policy-form').type('form').send({ _csrf: csrfFrom((await max.get(page)).text), ...policyFields(), action: 'addAttribute' });
+    expect(fragment.text).not.toContain('<html');
+    expect(fragment.text).toContain('Requestor attribute 2</h3>');
+    expect(await db('policies').count('* as n')).toEqual(before);
+  });
+
+  it('saves every setting of a two-stage policy with questions', async () => {
+    const page = `/admin/access-packages/${PKG.repo}/policies/new`;
+    const res = await post(max, page, page, policyFields());
+    expect(res.status).toBe(303);
+    const policy = await db('policies').where({ access_package_id: PKG.repo, name: 'Contractors: manager then security' }).first('*');
+    expect(policy).toMatchObject({ requestor_scope: 'specific', require_justification: true, expiration_kind: 'afterDays', expiration_days: 45, allow_custom_period: true });
+    expect(policy.questions.map((q: { key: string }) => q.key)).toEqual(['contract', 'team']);
+    expect(policy.questions[1].choices).toEqual(['Blue', 'Green']);
+    const stages = await db('policy_stages').where({ policy_id: policy.id }).orderBy('position').select('position', 'timeout_days', 'require_approver_justification', 'escalation_after_days');
+    expect(stages).toEqual([
+      { position: 1, timeout_days: 7, require_approver_justification: true, escalation_after_days: null },
+      { position: 2, timeout_days: 10, require_approver_justification: false, escalation_after_days: 5 },
+    ]);
+    const audit = await db('audit_log').where({ action: 'policy.created' }).orderBy('id', 'desc').first('details');
+    expect(audit.details.after.name).toBe('Contractors: manager then security');
+  });
+
+  it('refuses what the import refuses, with the same messages, at the fields', async () => {
+    const page = `/admin/access-packages/${PKG.repo}/policies/new`;
+    const res = await post(max, page, page, policyFields({
+      name: 'Broken',
+      'stage-1-timeoutDays': '3',
+      'stage-1-escalationAfterDays': '2',
+      'question-0-pattern': '^(C-',
+      'stage-0-fallbackUsers': 'ghost@fabrikam.test',
+    }));
+    expect(res.status).toBe(422);
+    // The same policy in a directory file, refused by the import:
+    const file = (await exportDirectory(db, 'fabrikam.test'))!;
+    const pkg = file.catalogs!.flatMap((c) => c.accessPackages ?? []).find((p) => p.id === PKG.repo)!;
+    pkg.policies!.push({
+      name: 'Broken',
+      requestors: { scope: 'allMembers' },
+      approval: {
+        stages: [
+          { approvers: [{ type: 'manager' }], fallbackApprovers: [{ type: 'user', email: 'ghost@fabrikam.test' }], timeoutDays: 7 },
+          { approvers: [{ type: 'group', group: 'approvers' }], timeoutDays: 3, escalation: { afterDays: 2, approvers: [{ type: 'user', email: USER.admin }] } },
+        ],
+      },
+      questions: [{ key: 'contract', text: 'Which contract?', type: 'shortText', required: true, pattern: '^(C-' }],
+      expiration: { afterDays: 45 },
+    });
+    const imported = await importDirectory(db, file, { dryRun: true, clock: t.clock, actor: systemActor('test') });
+    expect(imported.ok).toBe(false);
+    const messages = imported.ok ? [] : imported.problems.map((p) => p.message);
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+    const html = res.text.replaceAll('&quot;', '"').replaceAll('&#39;', "'");
+    for (const message of messages) expect(html).toContain(message);
+    expect(res.text).toContain('<a href="#stage-1-escalationAfterDays">');
+    expect(res.text).toContain('<a href="#question-0-pattern">');
+    expect(res.text).toContain('<a href="#stage-0-fallbackUsers">');
+    expect(await db('policies').where({ name: 'Broken' }).first()).toBeUndefined();
+  });
+
+  it('never changes a pending request when its policy changes, and keeps it linked through a rename', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const wiki = await policyId(db, PKG.wiki, 'Staff: with approval');
+    const request = await requestId(rita, PKG.wiki, wiki, validWiki);
+    const editor = `/admin/access-packages/${PKG.wiki}/policies/${wiki}`;
+    const form = await max.get(editor);
+    expect(form.status).toBe(200);
+    const res = await post(max, editor, editor, policyFields({
+      name: 'Staff: with approval (renamed)',
+      scope: 'specific',
+      requestorUsers: '',
+      requestorGroups: ['staff'],
+      stageCount: '1',
+      'stage-0-approvers': [],
+      'stage-0-approversUsers': USER.approver,
+      'stage-0-fallbackUsers': '',
+      'stage-0-timeoutDays': '3',
+      questionCount: '0',
+      attributeCount: '0',
+    }));
+    expect(res.status).toBe(303);
+    expect((await db('policies').where({ id: wiki }).first('name')).name).toBe('Staff: with approval (renamed)');
+    expect((await db('requests').where({ id: request }).first('policy_id')).policy_id).toBe(wiki);
+    const stage = await db('request_stages').where({ request_id: request }).first('timeout_days', 'due_at');
+    expect(stage.timeout_days).toBe(14);
+    const approvers = await db('request_stage_approvers as a').join('request_stages as s', 's.id', 'a.stage_id').join('users as u', 'u.id', 'a.user_id').where('s.request_id', request).pluck('u.email');
+    expect(approvers).toEqual([USER.manager]);
+    const audit = await db('audit_log').where({ action: 'policy.updated', target_id: wiki }).first('details');
+    expect(audit.details.before.name).toBe('Staff: with approval');
+    expect(audit.details.after.name).toBe('Staff: with approval (renamed)');
+  });
+
+  it('refuses to remove a policy that requests were made under', async () => {
+    const wiki = await policyId(db, PKG.wiki, 'Staff: with approval (renamed)');
+    const res = await post(max, `/admin/access-packages/${PKG.wiki}/policies/${wiki}/remove`, `/admin/access-packages/${PKG.wiki}/policies/${wiki}/remove`, {});
+    expect(res.status).toBe(422);
+    expect(res.text).toMatch(/cannot be removed/);
+    expect(await db('policies').where({ id: wiki }).first('id')).toBeTruthy();
+  });
+
+  it('answers tampered policy posts with a 4xx and no change', async () => {
+    const page = `/admin/access-packages/${PKG.repo}/policies/new`;
+    const token = csrfFrom((await max.get(page)).text);
+    const array = await max.post(page).type('form').send(`_csrf=${token}&name=a&name=b&action=save`);
+    expect(array.status).toBe(400);
+    const numbers = await post(max, page, page, policyFields({ name: 'Numbers', 'stage-0-timeoutDays': 'soon' }));
+    expect(numbers.status).toBe(422);
+    expect(numbers.text).toContain('Stage 1: decision must be made in how many days: enter a whole number');
+    expect(await db('policies').where({ name: 'Numbers' }).first()).toBeUndefined();
+  });
+});
