@@ -6,6 +6,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for pages to settle; the default second is too short on two busy cores.
+    expect: { poll: { timeout: 10_000, interval: 50 } },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

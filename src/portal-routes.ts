@@ -4,6 +4,11 @@ import { accessPackageRoutes } from './access-packages/routes.ts';
 import { approvalRoutes } from './approvals/routes.ts';
 import { adminRoutes } from './admin/routes.ts';
 import { catalogAdminRoutes } from './admin/catalog-routes.ts';
+import { assignmentAdminRoutes } from './admin/assignment-routes.ts';
+import { requestAdminRoutes } from './admin/request-admin-routes.ts';
+import { peopleAdminRoutes } from './admin/people-routes.ts';
+import { auditAdminRoutes } from './admin/audit-routes.ts';
+import { importAdminRoutes } from './admin/import-routes.ts';
 import { overviewRoutes } from './overview/routes.ts';
 import { requestRoutes } from './requests/routes.ts';
 import { reviewRoutes } from './reviews/routes.ts';
@@ -15,7 +20,16 @@ export function portalRoutes(services: Services): Router {
   router.use(accessPackageRoutes(services));
   router.use(requestRoutes(services));
   router.use(approvalRoutes(services));
-  router.use(adminRoutes(services, [catalogAdminRoutes(services)]));
+  router.use(
+    adminRoutes(services, [
+      catalogAdminRoutes(services),
+      assignmentAdminRoutes(services),
+      requestAdminRoutes(services),
+      peopleAdminRoutes(services),
+      auditAdminRoutes(services),
+      importAdminRoutes(services),
+    ]),
+  );
   router.use(reviewRoutes(services));
   return router;
 }

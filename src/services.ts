@@ -3,7 +3,12 @@ import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { createAccessPackageService } from './access-packages/service.ts';
+import { createAssignmentAdmin } from './admin/assignment-service.ts';
+import { createAuditAdmin } from './admin/audit-service.ts';
 import { createCatalogAdmin } from './admin/catalog-service.ts';
+import { createDirectoryFileAdmin } from './admin/import-service.ts';
+import { createPeopleAdmin } from './admin/people-service.ts';
+import { createRequestAdmin } from './admin/request-admin-service.ts';
 import { createPolicyAdmin } from './admin/policy-service.ts';
 import { adminScope } from './admin/scope.ts';
 import type { CurrentUser } from './auth/current-user.ts';
@@ -38,6 +43,11 @@ export function createServices(deps: ServiceDeps) {
       scopeFor: (user: CurrentUser) => adminScope(deps.db, user),
       catalogs: createCatalogAdmin(deps),
       policies: createPolicyAdmin(deps),
+      assignments: createAssignmentAdmin({ ...deps, notifier }),
+      requests: createRequestAdmin({ ...deps, notifier }),
+      people: createPeopleAdmin(deps),
+      audit: createAuditAdmin(deps),
+      directoryFiles: createDirectoryFileAdmin(deps),
     },
   };
 }

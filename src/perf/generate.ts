@@ -123,9 +123,18 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
   const seed = options.seed ?? 42;
   const rnd = prng(seed);
   const salt = mix32(seed * 2654435761);
-  const id = (kind: number, i: number) => uuidFor(kind, i, salt);
+  // Ids are asked for again and again (a user is an approver, a reviewer, a member...): each is built once.
+  const ids = new Map<number, string[]>();
+  const reused = new Set<number>([K.directory, K.user, K.group, K.catalog, K.resource, K.role, K.pkg, K.policy, K.pstage]);
+  const id = (kind: number, i: number) => {
+    if (!reused.has(kind)) return uuidFor(kind, i, salt);
+    let list = ids.get(kind);
+    if (!list) ids.set(kind, (list = []));
+    return (list[i] ??= uuidFor(kind, i, salt));
+  };
   const now = nowDate.getTime();
-  const iso = (ms: number) => new Date(ms).toISOString();
+  /** Moments are written as epoch milliseconds; the sinks turn them into timestamps. */
+  const iso = (ms: number) => ms;
   const hint = options.hint ?? 'contoso-scale.example';
   const domain = hint.includes('.') ? hint : `${hint}.example`;
   const directoryId = id(K.directory, 0);
@@ -280,7 +289,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
   const durationMs = (p: PolicyDef) => (p.expiration.kind === 'afterDays' ? p.expiration.days * DAY : p.expiration.kind === 'afterHours' ? p.expiration.hours * HOUR : null);
 
   // ==== write the directory ====================================================================
-  add('directories', { id: directoryId, hint, name: options.directoryName ?? 'Contoso at scale', sign_in: JSON.stringify({ password: true }) });
+  add('directories', { id: directoryId, hint, name: options.directoryName ?? 'Contoso at scale', sign_in: { password: true } });
   for (let u = 0; u < U; u++) {
     const d = dept[u];
     const ago = signInAgo(u);
@@ -288,7 +297,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
     if (u < M && mix32(u + 4) % 10 < 8) attributes.costCenter = `CC-${1000 + (d * 37 + (mix32(u) % 30))}`;
     add('users', {
       id: userId(u), directory_id: directoryId, email: email(u), display_name: userName(u), password_hash: passwordHash, type: u >= M ? 'guest' : 'member',
-      manager_id: managerOf(u) >= 0 ? userId(managerOf(u)) : null, attributes: JSON.stringify(attributes), is_admin: u === 0,
+      manager_id: managerOf(u) >= 0 ? userId(managerOf(u)) : null, attributes, is_admin: u === 0,
       last_sign_in_at: ago === null ? (u % 3 ? iso(now - (40 + (u % 300)) * DAY) : null) : iso(now - ago), disabled_at: disabled(u) ? iso(now - (u % 90) * DAY - DAY) : null,
     });
     if (u >= M) add('user_sponsors', { user_id: userId(u), sponsor_id: userId(1 + (mix32(u) % (managersEnd - 1))) });
@@ -344,8 +353,8 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       const p = policyOf(k, position);
       add('policies', {
         id: policyId(p.index), access_package_id: pkgId(k), name: p.name, description: p.stages.length ? `${p.stages.length} approval stage${p.stages.length > 1 ? 's' : ''}.` : 'Delivered at once.',
-        position, requestor_scope: p.scope, accept_requests: true, require_justification: p.requireJustification, questions: JSON.stringify(p.questions),
-        requestor_attributes: JSON.stringify(p.attributes), expiration_kind: p.expiration.kind,
+        position, requestor_scope: p.scope, accept_requests: true, require_justification: p.requireJustification, questions: p.questions,
+        requestor_attributes: p.attributes, expiration_kind: p.expiration.kind,
         expiration_days: p.expiration.kind === 'afterDays' ? p.expiration.days : null, expiration_hours: p.expiration.kind === 'afterHours' ? p.expiration.hours : null,
         allow_custom_period: p.customPeriod,
       });
@@ -407,7 +416,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
   const audit = (at: number, actor: number | null, action: string, targetType: string, targetId: string, details: Record<string, unknown>) =>
     add('audit_log', {
       directory_id: directoryId, at: iso(at), actor_id: actor === null ? null : userId(actor), actor_label: actor === null ? 'lifecycle' : email(actor),
-      action, target_type: targetType, target_id: targetId, details: JSON.stringify(details),
+      action, target_type: targetType, target_id: targetId, details,
     });
 
   // Reviews of access packages collect the live assignments of their packages as they are written.
@@ -519,7 +528,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       const escalateAt = started === null || s.escalationAfterDays === null ? null : started + s.escalationAfterDays * DAY;
       add('request_stages', {
         id: stageId, request_id: requestId, position: s.position, state: stageState, timeout_days: s.timeoutDays, require_approver_justification: s.requireJustification,
-        escalation_after_days: s.escalationAfterDays, approver_rules: JSON.stringify(approverRulesJson(s)), started_at: started === null ? null : iso(started),
+        escalation_after_days: s.escalationAfterDays, approver_rules: approverRulesJson(s), started_at: started === null ? null : iso(started),
         due_at: dueAt === null ? null : iso(dueAt), escalate_at: escalateAt === null ? null : iso(escalateAt), decided_at: decidedAt === null ? null : iso(decidedAt),
         escalated_at: escalated && escalateAt !== null ? iso(escalateAt) : null, decided_by_id: decidedBy === null ? null : userId(decidedBy), decision, justification,
       });
@@ -552,7 +561,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
     add('requests', {
       id: requestId, directory_id: directoryId, access_package_id: pkgId(k), policy_id: policyId(policy.index), target_user_id: userId(u), requested_by_id: userId(u),
       type: 'userAdd', state: finalState, justification: policy.requireJustification ? `Needed for ${pick(['the quarterly close', 'an incident review', 'a customer project', 'on-call duty', 'a migration'])}.` : null,
-      answers: JSON.stringify(answers), requested_start: requestedStart === null ? null : iso(requestedStart), expiration: JSON.stringify(expirationJson(policy)),
+      answers, requested_start: requestedStart === null ? null : iso(requestedStart), expiration: expirationJson(policy),
       resubmits_request_id: null, current_stage: currentStage, submitted_at: iso(submitted), completed_at: completed === null ? null : iso(completed),
       updated_at: iso(completed ?? t),
     });

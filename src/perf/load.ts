@@ -9,21 +9,24 @@ const MAX_QUEUED = 3;
 
 const quote = (name: string) => `"${name}"`;
 
-function toText(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'boolean') return value ? 't' : 'f';
-  return String(value);
+/** The statement that inserts a batch passed as one JSON array of row objects (moments as epoch milliseconds). */
+function insertSql(table: TableName): string {
+  const columns = Object.entries(TABLES[table].columns) as [string, string][];
+  const declared = columns.map(([c, type]) => `${quote(c)} ${type === 'timestamptz' ? 'double precision' : type}`);
+  const values = columns.map(([c, type]) => (type === 'timestamptz' ? `to_timestamp(${quote(c)} / 1000.0)` : quote(c)));
+  return `insert into ${quote(table)} (${columns.map(([c]) => quote(c)).join(', ')}) select ${values.join(', ')} from json_to_recordset($1::json) as r(${declared.join(', ')})`;
 }
 
 /**
- * A Sink that writes rows into PostgreSQL in large multi-row statements
- * (`insert ... select from unnest($1::text[], ...)`), one table batch per statement, in one
- * transaction. Parents are always written before their children, so every constraint is checked
- * as usual and holds; nothing is disabled.
+ * A Sink that writes rows into PostgreSQL in large batches, each one statement that reads a JSON
+ * array (`insert ... select from json_to_recordset($1)`), all in one transaction. Parents are
+ * always written before their children, so every constraint is checked as usual and holds;
+ * nothing is disabled.
  */
 export class DatabaseSink implements Sink {
   private readonly client: pg.ClientBase;
-  private readonly buffers = new Map<TableName, (string | null)[][]>();
+  private readonly buffers = new Map<TableName, unknown[]>();
+  private readonly sql = new Map<TableName, string>();
   private queue: Promise<void>[] = [];
   private failed: unknown = null;
 
@@ -32,33 +35,26 @@ export class DatabaseSink implements Sink {
   }
 
   add<T extends TableName>(table: T, row: Row<T>): void {
-    const columns = Object.keys(TABLES[table].columns);
     let buffer = this.buffers.get(table);
-    if (!buffer) {
-      buffer = columns.map(() => []);
-      this.buffers.set(table, buffer);
-    }
-    const values = row as Record<string, unknown>;
-    for (let c = 0; c < columns.length; c++) buffer[c].push(toText(values[columns[c]]));
-    if (buffer[0].length >= BATCH_ROWS) this.write(table);
+    if (!buffer) this.buffers.set(table, (buffer = []));
+    buffer.push(row);
+    if (buffer.length >= BATCH_ROWS) this.write(table);
   }
 
   /** Queues the table's buffered rows, after its parents' buffered rows. */
   private write(table: TableName): void {
     for (const parent of TABLES[table].parents) this.write(parent as TableName);
     const buffer = this.buffers.get(table);
-    if (!buffer || buffer[0].length === 0) return;
+    if (!buffer || buffer.length === 0) return;
     this.buffers.delete(table);
-    const columns = Object.entries(TABLES[table].columns);
-    const sql =
-      `insert into ${quote(table)} (${columns.map(([c]) => quote(c)).join(', ')}) ` +
-      `select ${columns.map(([c, type]) => `${quote(c)}::${type}`).join(', ')} ` +
-      `from unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')}) as t(${columns.map(([c]) => quote(c)).join(', ')})`;
+    let sql = this.sql.get(table);
+    if (!sql) this.sql.set(table, (sql = insertSql(table)));
+    const json = JSON.stringify(buffer);
     const previous = this.queue[this.queue.length - 1] ?? Promise.resolve();
     const next = previous.then(async () => {
       if (this.failed) return;
       try {
-        await this.client.query(sql, buffer);
+        await this.client.query(sql, [json]);
       } catch (err) {
         this.failed ??= new Error(`loading ${table}: ${(err as Error).message}`);
       }

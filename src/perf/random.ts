@@ -19,7 +19,10 @@ export function mix32(x: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-const hex = (n: number, width: number) => (n >>> 0).toString(16).padStart(8, '0').slice(8 - width);
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex8 = (n: number) => BYTE_HEX[(n >>> 24) & 255] + BYTE_HEX[(n >>> 16) & 255] + BYTE_HEX[(n >>> 8) & 255] + BYTE_HEX[n & 255];
+const hex4 = (n: number) => BYTE_HEX[(n >>> 8) & 255] + BYTE_HEX[n & 255];
+const hex3 = (n: number) => hex4(n).slice(1);
 
 /**
  * A stable, random-looking version-4 UUID for object number `index` of kind `kind`. The first group
@@ -29,7 +32,7 @@ export function uuidFor(kind: number, index: number, salt: number): string {
   const a = mix32(index ^ salt);
   const b = mix32(a ^ kind);
   const c = mix32(b + 0x9e3779b9);
-  return `${hex(a, 8)}-${hex(kind ^ (salt & 0xff00), 4)}-4${hex(b, 3)}-${(8 + (b >>> 30)).toString(16)}${hex(b >>> 12, 3)}-${hex(c, 8)}${hex(b >>> 16, 4)}`;
+  return `${hex8(a)}-${hex4(kind ^ (salt & 0xff00))}-4${hex3(b)}-${(8 + (b >>> 30)).toString(16)}${hex3(b >>> 12)}-${hex8(c)}${hex4(b >>> 16)}`;
 }
 
 export function gcd(a: number, b: number): number {

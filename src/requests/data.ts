@@ -22,7 +22,7 @@ export interface NewRequest {
   policyId: string;
   targetUserId: string;
   requestedById: string;
-  type: 'userAdd' | 'userExtend' | 'adminAdd';
+  type: 'userAdd' | 'userExtend' | 'adminAdd' | 'adminRemove';
   state: RequestState;
   justification: string | null;
   answers: Answer[];

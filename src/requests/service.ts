@@ -82,8 +82,8 @@ export function parseDate(value: string): Date | null {
   return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]) ? d : null;
 }
 
-const startOfDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
-const endOfDay = (d: Date) => new Date(startOfDay(d).getTime() + 24 * 3600_000 - 1000);
+export const startOfDay = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+export const endOfDay = (d: Date) => new Date(startOfDay(d).getTime() + 24 * 3600_000 - 1000);
 const quoted = (text: string) => `“${text}”`;
 
 function lowerFirst(s: string): string {
@@ -416,7 +416,7 @@ function cancelRefusal(state: string | undefined): string {
 }
 
 /** Packages incompatible with this one that the person holds or has asked for (separation of duties). */
-async function incompatibleHoldings(trx: Knex, userId: string, packageId: string): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
+export async function incompatibleHoldings(trx: Knex, userId: string, packageId: string): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
   const incompatible = trx('access_package_incompatibles').where({ access_package_id: packageId }).select('incompatible_id');
   const held = await trx('assignments as a')
     .join('access_packages as p', 'p.id', 'a.access_package_id')

@@ -32,6 +32,12 @@ export function describeTimeline(entries: TimelineEntry[]): TimelineItem[] {
         return { at: e.at, title: 'Access delivered', detail: null };
       case 'request.scheduled':
         return { at: e.at, title: 'Access scheduled', detail: null };
+      case 'request.adminAssigned':
+        return { at: e.at, title: `Assigned by ${who(e)}`, detail: [str(d.policyName) ? `Policy: ${d.policyName}` : null, str(d.justification)].filter(Boolean).join('. ') || null };
+      case 'request.adminRemoved':
+        return { at: e.at, title: `Access removed by ${who(e)}`, detail: null };
+      case 'request.accessEnded':
+        return { at: e.at, title: 'Access ended', detail: d.reason === 'removedByAdmin' ? 'Removed by an administrator.' : d.reason === 'review' ? 'Removed after an access review.' : null };
       case 'request.deliveryFailed':
         return { at: e.at, title: 'Delivery failed', detail: str(d.reason) };
       default:

@@ -86,7 +86,7 @@ export const specificReview = (o: ReviewSpec = {}): ReviewSpec => ({
 export function reviewFixture(reviews: ReviewSpec[]): FixtureFile {
   const file = fabrikam();
   file.users = file.users.map((u) => (LAST_SIGN_IN[u.email] ? { ...u, lastSignIn: LAST_SIGN_IN[u.email] } : u));
-  file.assignments = reviewAssignments;
+  file.assignments = reviewAssignments.map((a) => ({ ...a }));
   file.accessReviews = reviews;
   return file;
 }

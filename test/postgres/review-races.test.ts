@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { systemActor } from '../../src/audit/audit.ts';
+import type { CurrentUser } from '../../src/auth/current-user.ts';
+import type { Database } from '../../src/db/connect.ts';
+import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { createLogger } from '../../src/log.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, csrfFrom, signIn, type TestApp } from '../support/app.ts';
+import { PKG, USER } from '../support/fixtures.ts';
+import { instanceOf, itemId, liveAssignment, resetReviews, REVIEW, specificReview } from '../support/reviews.ts';
+
+// Real PostgreSQL only: these need several connections at the same moment.
+let database: Database;
+let t: TestApp;
+let db: Database['db'];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ poolMax: 20 });
+  db = database.db;
+  t = createTestApp(database);
+});
+afterAll(async () => {
+  await database.close();
+});
+beforeEach(() => {
+  t.clock.set('2027-01-15T09:00:00Z');
+});
+
+const deps = () => ({ db, notifier: t.services.notifier, logger: createLogger('silent') });
+const count = async (q: PromiseLike<{ n: number | string }[]>) => Number((await q)[0].n);
+
+async function admin(): Promise<CurrentUser> {
+  const row = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'u.email': USER.admin }).first('u.id', 'u.directory_id', 'd.hint', 'd.name');
+  return { id: row.id, email: USER.admin, displayName: 'Ada Admin', type: 'member', isAdmin: true, ownsCatalogs: false, directory: { id: row.directory_id, hint: row.hint, name: row.name } };
+}
+
+describe('access review races', () => {
+  it('two sweeps at once start an instance once, with one email per reviewer', async () => {
+    await resetReviews(database, t.clock, [specificReview()]);
+    const [a, b, c] = await Promise.all([runSweep(deps(), t.clock.now()), runSweep(deps(), t.clock.now()), runSweep(deps(), t.clock.now())]);
+    expect(a.reviewsStarted + b.reviewsStarted + c.reviewsStarted).toBe(1);
+    expect(await count(db('access_review_instances').count('* as n'))).toBe(1);
+    expect(await count(db('access_review_items').count('* as n'))).toBe(4);
+    expect(await count(db('notifications').where({ kind: 'accessReviewStarted' }).count('* as n'))).toBe(2);
+  });
+
+  it('a decision racing the end of the review and two sweeps: the review ends and applies once, and the late decision is refused', async () => {
+    await resetReviews(database, t.clock, [specificReview()]);
+    await runSweep(deps(), t.clock.now());
+    const instance = await instanceOf(db, REVIEW.specific);
+    const ada = await signIn(t.app, USER.admin);
+    const otto = await itemId(db, instance.id, USER.other);
+    const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+    t.clock.set(instance.ends_at);
+    const [decision, a, b] = await Promise.all([
+      ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'deny', justification: 'Too late.' }),
+      runSweep(deps(), t.clock.now()),
+      runSweep(deps(), t.clock.now()),
+    ]);
+    expect(decision.status).toBe(409);
+    expect(a.reviewsEnded + b.reviewsEnded).toBeLessThanOrEqual(1);
+    expect((await instanceOf(db, REVIEW.specific)).state).toBe('applied');
+    expect(await count(db('audit_log').where({ target_id: instance.id, action: 'accessReview.ended' }).count('* as n'))).toBe(1);
+    expect(await count(db('audit_log').where({ target_id: instance.id, action: 'accessReview.applied' }).count('* as n'))).toBe(1);
+    expect(await db('access_review_items').where({ id: otto }).first('decision', 'outcome')).toEqual({ decision: null, outcome: 'kept' });
+    expect((await liveAssignment(db, USER.other, PKG.repo))?.state).toBe('delivered');
+  });
+
+  it('a Deny racing an administrator’s stop: either the Deny counts and removes the access, or it is refused and the access kept', async () => {
+    const seen = new Set<number>();
+    for (let round = 0; round < 6; round++) {
+      await resetReviews(database, t.clock, [specificReview()]);
+      await runSweep(deps(), t.clock.now());
+      const instance = await instanceOf(db, REVIEW.specific);
+      const ada = await signIn(t.app, USER.admin);
+      const otto = await itemId(db, instance.id, USER.other);
+      const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+      const user = await admin();
+      const [decision, stop] = await Promise.allSettled([
+        ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'deny', justification: 'Gone.' }),
+        t.services.reviews.stopReview(user, instance.id, systemActor('test')),
+      ]);
+      expect(stop.status).toBe('fulfilled');
+      expect(decision.status).toBe('fulfilled');
+      const status = (decision as PromiseFulfilledResult<{ status: number }>).value.status;
+      expect([303, 409]).toContain(status);
+      seen.add(status);
+      const item = await db('access_review_items').where({ id: otto }).first('decision', 'outcome');
+      const assignment = (await liveAssignment(db, USER.other, PKG.repo))!;
+      if (status === 303) {
+        expect(item).toEqual({ decision: 'deny', outcome: 'removed' });
+        expect(assignment).toMatchObject({ state: 'expired', end_reason: 'review' });
+      } else {
+        expect(item).toEqual({ decision: null, outcome: 'kept' });
+        expect(assignment.state).toBe('delivered');
+      }
+      expect((await instanceOf(db, REVIEW.specific)).state).toBe('applied');
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(1);
+  });
+});
