@@ -25,9 +25,32 @@
       window.location.replace(target);
     }
   }
+  // A "Copy link" button beside read-only links people share (only where the clipboard works).
+  function addCopyButtons(root) {
+    if (!navigator.clipboard) return;
+    root.querySelectorAll('input[data-copy]:not([data-copy-ready])').forEach(function (input) {
+      input.setAttribute('data-copy-ready', '');
+      var button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'button button--secondary button--small copy-button';
+      button.textContent = 'Copy link';
+      button.addEventListener('click', function () {
+        navigator.clipboard.writeText(input.value).then(function () {
+          var status = document.getElementById('live-status');
+          if (status) status.textContent = 'Link copied.';
+          button.textContent = 'Copied';
+        });
+      });
+      input.insertAdjacentElement('afterend', button);
+    });
+  }
   document.addEventListener('DOMContentLoaded', function () {
     followFragmentLink();
     focusMessage(document);
+    addCopyButtons(document);
+  });
+  document.addEventListener('htmx:afterSettle', function (event) {
+    if (event.detail && event.detail.target) addCopyButtons(event.detail.target);
   });
   document.addEventListener('htmx:afterSettle', function (event) {
     var target = event.detail && event.detail.target;

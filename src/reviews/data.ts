@@ -31,11 +31,13 @@ function withScope(q: Knex.QueryBuilder): Knex.QueryBuilder {
     .leftJoin('resources as res', 'res.id', 'r.scope_resource_id');
 }
 
-/** This reviewer's items per instance: how many, and how many are decided. */
-function myCounts(db: Knex, userId: string) {
+/** This reviewer's items per instance of these states: how many, and how many are decided. */
+function myCounts(db: Knex, userId: string, states: string[]) {
   return db('access_review_item_reviewers as x')
     .join('access_review_items as it', 'it.id', 'x.item_id')
+    .join('access_review_instances as ii', 'ii.id', 'it.instance_id')
     .where('x.user_id', userId)
+    .whereIn('ii.state', states)
     .groupBy('it.instance_id')
     .select('it.instance_id', db.raw('count(*)::int as total'), db.raw('count(it.decision)::int as decided'))
     .as('m');
@@ -62,7 +64,7 @@ export async function pendingForReviewer(db: Knex, userId: string, now: Date, pa
   const q = withScope(
     db('access_review_instances as i')
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
-      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
+      .join(myCounts(db, userId, ['active']), 'm.instance_id', 'i.id'),
   )
     .where('i.state', 'active')
     .where('i.ends_at', '>', now)
@@ -78,7 +80,7 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
   const q = withScope(
     db('access_review_instances as i')
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
-      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
+      .join(myCounts(db, userId, ['ended', 'applied']), 'm.instance_id', 'i.id'),
   )
     .whereIn('i.state', ['ended', 'applied'])
     .select(listColumns(db));

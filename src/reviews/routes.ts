@@ -83,7 +83,12 @@ export function reviewRoutes(services: Services): Router {
   });
 
   router.get('/access-reviews/:id/items/:itemId', async (req, res) => {
-    await showItem(req, res, uuidParam(req), uuidParam(req, 'itemId'));
+    const id = uuidParam(req);
+    const itemId = uuidParam(req, 'itemId');
+    // A self-review's questions are all on the review page.
+    const { review } = await reviews.item(req.user!, id, itemId);
+    if (review.reviewerType === 'self') return res.redirect(303, `/access-reviews/${id}`);
+    await showItem(req, res, id, itemId);
   });
 
   router.post('/access-reviews/:id/items/:itemId', async (req, res) => {

@@ -25,6 +25,8 @@ let t: TestApp;
 const agents = new Map<Person, Agent>();
 const tokens = new Map<Person, string>();
 let request: string;
+/** Administration objects: a person, a group, an assignment in General (owned by Max) and one in Archive (no owner). */
+const admin = { user: '', group: '', assignment: '', archivedAssignment: '' };
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -44,6 +46,16 @@ beforeAll(async () => {
   for (const [person, agent] of agents) tokens.set(person, csrfFrom((await agent.get(person === 'anonymous' ? '/sign-in' : '/')).text));
   // Rita's request for Billing: submit, which Apu approves.
   request = await requestId(agents.get('requestor')!, PKG.billingSubmit, await policyId(database.db, PKG.billingSubmit, 'Members'), {});
+  const dir = (await database.db('directories').where({ hint: 'fabrikam.test' }).first('id')).id;
+  const otto = (await database.db('users').where({ directory_id: dir, email: USER.other }).first('id')).id;
+  admin.user = otto;
+  admin.group = (await database.db('groups').where({ directory_id: dir, key: 'staff' }).first('id')).id;
+  for (const [pkg, key] of [[PKG.repo, 'assignment'], [PKG.archived, 'archivedAssignment']] as const) {
+    const [row] = await database.db('assignments')
+      .insert({ directory_id: dir, access_package_id: pkg, policy_id: await policyId(database.db, pkg, 'Members'), user_id: otto, origin: 'import', state: 'delivered', starts_at: t.clock.now() })
+      .returning('id');
+    admin[key] = row.id;
+  }
 });
 afterAll(async () => {
   await database.close();
@@ -69,6 +81,42 @@ function rows(): Row[] {
     { method: 'GET', path: '/approvals/history', expect: signedIn },
     { method: 'GET', path: `/approvals/${request}`, expect: { anonymous: 303, approver: 200, default: 404 } },
     { method: 'POST', path: `/approvals/${request}`, expect: { anonymous: 303, approver: 'skip', default: 404 } },
+    // Administration: assignments and requests for administrators and the owners of the catalog; the rest for administrators.
+    ...(() => {
+      const owners = { anonymous: 303, catalogOwner: 200, admin: 200, default: 404 };
+      const admins = { anonymous: 303, admin: 200, default: 404 };
+      const assignments = `/admin/access-packages/${PKG.wiki}/assignments`;
+      const archived = `/admin/access-packages/${PKG.archived}/assignments`;
+      const removal = `/admin/access-packages/${PKG.repo}/assignments/${admin.assignment}/remove`;
+      const archivedRemoval = `${archived}/${admin.archivedAssignment}/remove`;
+      const rows: Row[] = [
+        { method: 'GET', path: assignments, expect: owners },
+        { method: 'GET', path: `${assignments}/new`, expect: owners },
+        { method: 'POST', path: assignments, expect: { anonymous: 303, catalogOwner: 422, admin: 422, default: 404 } },
+        { method: 'GET', path: archived, expect: admins },
+        { method: 'GET', path: `${archived}/new`, expect: admins },
+        { method: 'POST', path: archived, expect: { anonymous: 303, admin: 422, default: 404 } },
+        { method: 'GET', path: removal, expect: owners },
+        { method: 'POST', path: removal, expect: { anonymous: 303, catalogOwner: 'skip', admin: 'skip', default: 404 } },
+        { method: 'GET', path: archivedRemoval, expect: admins },
+        { method: 'POST', path: archivedRemoval, expect: { anonymous: 303, admin: 'skip', default: 404 } },
+        { method: 'GET', path: '/admin/requests', expect: owners },
+        { method: 'GET', path: `/admin/requests/${request}`, expect: owners },
+        { method: 'GET', path: `/admin/requests/${request}/cancel`, expect: owners },
+        { method: 'POST', path: `/admin/requests/${request}/cancel`, expect: { anonymous: 303, catalogOwner: 422, admin: 422, default: 404 } },
+        { method: 'GET', path: '/admin/users', expect: admins },
+        { method: 'GET', path: `/admin/users/${admin.user}`, expect: admins },
+        { method: 'GET', path: '/admin/groups', expect: admins },
+        { method: 'GET', path: `/admin/groups/${admin.group}`, expect: admins },
+        { method: 'GET', path: '/admin/audit', expect: admins },
+        { method: 'GET', path: '/admin/audit.csv', expect: admins },
+        { method: 'GET', path: '/admin/import', expect: admins },
+        { method: 'POST', path: '/admin/import', expect: { anonymous: 303, admin: 422, default: 404 } },
+        { method: 'POST', path: '/admin/import/apply', expect: { anonymous: 303, admin: 422, default: 404 } },
+        { method: 'GET', path: '/admin/export', expect: admins },
+      ];
+      return rows;
+    })(),
     { method: 'GET', path: '/no-such-page', expect: { anonymous: 303, default: 404 } },
   ];
 }
@@ -91,6 +139,7 @@ describe('authorization matrix', () => {
     expect(failures).toEqual([]);
     expect((await database.db('requests').where({ id: request }).first('state')).state).toBe('pendingApproval');
     expect(await database.db('requests').count('* as n')).toEqual([{ n: 1 }]);
+    expect(await database.db('assignments').whereIn('id', [admin.assignment, admin.archivedAssignment]).pluck('state')).toEqual(['delivered', 'delivered']);
   });
 
   it('lets the owner and the approver do what the matrix skipped', async () => {
@@ -98,5 +147,13 @@ describe('authorization matrix', () => {
     const res = await approver.post(`/approvals/${request}`).type('form').send({ _csrf: tokens.get('approver'), stage: '1', decision: 'approve' });
     expect(res.status).toBe(303);
     expect((await database.db('requests').where({ id: request }).first('state')).state).toBe('delivered');
+  });
+
+  it('lets the catalog owner and the administrator remove what the matrix skipped', async () => {
+    const owner = await agents.get('catalogOwner')!.post(`/admin/access-packages/${PKG.repo}/assignments/${admin.assignment}/remove`).type('form').send({ _csrf: tokens.get('catalogOwner') });
+    expect(owner.status).toBe(303);
+    const administrator = await agents.get('admin')!.post(`/admin/access-packages/${PKG.archived}/assignments/${admin.archivedAssignment}/remove`).type('form').send({ _csrf: tokens.get('admin') });
+    expect(administrator.status).toBe(303);
+    expect(await database.db('assignments').whereIn('id', [admin.assignment, admin.archivedAssignment]).pluck('state')).toEqual(['expired', 'expired']);
   });
 });

@@ -5,7 +5,9 @@ import { createTestApp, csrfFrom, seedDirectory, signIn, type TestApp } from '..
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
 import { userId } from '../support/flows.ts';
 import { decideItem, instanceOf, isMember, itemId, liveAssignment, managerReview, resetReviews, REVIEW, selfReview, specificReview, sweeper } from '../support/reviews.ts';
+import { readFileSync } from 'node:fs';
 import { systemActor } from '../../src/audit/audit.ts';
+import { DEMO_DIRECTORY_FILE } from '../../src/server.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
 
 let database: Database;
@@ -297,6 +299,9 @@ describe('reviewing', () => {
     expect(page.text).toMatch(/<label class="radios__label" for="decision-[0-9a-f-]+-2">No<\/label>/);
     expect(page.text).not.toContain('Otto Other');
     const item = await itemId(db, instanceId, USER.requestor);
+    const itemPage = await rita.get(`/access-reviews/${instanceId}/items/${item}`);
+    expect(itemPage.status).toBe(303);
+    expect(itemPage.headers.location).toBe(`/access-reviews/${instanceId}`);
     const empty = await rita.post(`/access-reviews/${instanceId}/items/${item}`).type('form').send({ _csrf: csrfFrom(page.text), justification: '' });
     expect(empty.status).toBe(422);
     expect(empty.text).toContain(`<a href="#decision-${item}">Choose Yes or No</a>`);
@@ -536,5 +541,35 @@ describe('ending a review', () => {
     expect(reminders.map((m) => m.subject)).toEqual(['Reminder: Review access by 22 January 2027']);
     expect(reminders[0].text_body).toContain('3 of the 3 people you review still need a decision');
     expect(await mailTo(USER.approver, 'accessReviewReminder')).toHaveLength(0);
+  });
+});
+
+describe('the demo directory', () => {
+  it('starts its reviews for the right people: managers, the CRM owner, self-review, fallback', async () => {
+    await seedDirectory(database, JSON.parse(readFileSync(DEMO_DIRECTORY_FILE, 'utf8')), t.clock);
+    await sweep();
+    const pending = async (email: string) => {
+      const agent = await signIn(t.app, email, { password: 'portico-demo-password' });
+      const page = await agent.get('/access-reviews');
+      return [...page.text.matchAll(/<th scope="row"><a href="\/access-reviews\/[0-9a-f-]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    };
+    expect(await pending('mateo.manager@northwind.example')).toEqual(['All Engineering membership']);
+    expect(await pending('olga.owner@northwind.example')).toEqual(['Northwind CRM users']);
+    expect((await pending('carla.chief@northwind.example')).sort()).toEqual(['All Engineering membership', 'Review your access']);
+    expect(await pending('ada.admin@northwind.example')).toEqual(['All Engineering membership']);
+    expect(await pending('lars.leaver@northwind.example')).toEqual([]);
+    const crm = await db('access_review_items as it')
+      .join('access_review_instances as i', 'i.id', 'it.instance_id')
+      .join('users as u', 'u.id', 'it.subject_user_id')
+      .where('i.access_review_id', 'daf8c5f6-f7be-45b2-93b0-88e1cfb8056d')
+      .orderBy('u.email')
+      .select('u.email', 'it.recommendation');
+    expect(crm).toEqual([
+      { email: 'lars.leaver@northwind.example', recommendation: 'deny' },
+      { email: 'sofia.sales@northwind.example', recommendation: 'approve' },
+    ]);
+    // The production review starts in five days.
+    expect(await db('access_review_instances').where({ access_review_id: '74433c99-b2da-4bfb-b238-aa8bd9a064d8' }).count('* as n')).toEqual([{ n: 0 }]);
+    await db('directories').where({ hint: 'northwind.example' }).delete();
   });
 });
