@@ -11,6 +11,8 @@ import path from 'node:path';
  */
 export interface ThrowawayCluster {
   url(database?: string): string;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,26 +53,37 @@ export async function startThrowawayCluster(options: { settings?: Record<string,
     ...options.settings,
   };
   const args = ['-D', dataDir, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-  const child: ChildProcess = asRoot
-    ? spawn('runuser', ['-u', 'postgres', '--', path.join(bin, 'postgres'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    : spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    log = (log + d.toString()).slice(-4000);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitUntilReady(bin, port, asRoot, () => log, child);
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const launch = async () => {
+    child = asRoot
+      ? spawn('runuser', ['-u', 'postgres', '--', path.join(bin, 'postgres'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(path.join(bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr?.on('data', (d: Buffer) => {
+      log = (log + d.toString()).slice(-4000);
+    });
+    exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    await waitUntilReady(bin, port, asRoot, () => log, child);
+  };
+  const halt = async (signal: 'SIGINT' | 'SIGKILL') => {
+    // Signal the postmaster itself: runuser does not pass signals on.
+    const pidFile = path.join(dataDir, 'postmaster.pid');
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined;
+    if (child.exitCode === null && pid) {
+      process.kill(pid, signal);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+    }
+  };
+  await launch();
   return {
     url: (database = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    /** Stops the server but keeps its data (to test an outage); `resume` starts it again on the same port. */
+    pause: () => halt('SIGINT'),
+    resume: () => launch(),
     async stop() {
-      // Signal the postmaster itself: runuser does not pass SIGINT on.
-      const pidFile = path.join(dataDir, 'postmaster.pid');
-      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : undefined;
-      if (child.exitCode === null && pid) {
-        process.kill(pid, 'SIGINT'); // fast shutdown
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000).unref())]);
-        if (child.exitCode === null) process.kill(pid, 'SIGKILL');
-      }
+      await halt('SIGINT'); // fast shutdown
       rmSync(dir, { recursive: true, force: true });
     },
   };

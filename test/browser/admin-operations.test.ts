@@ -148,7 +148,7 @@ describe.each([
     expect(await text(ada)).toContain('directory.name');
 
     if (js) {
-      await ada.getByLabel('Directory file').setInputFiles({ name: 'fabrikam.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file, null, 2)) });
+      await ada.getByLabel('Directory file', { exact: true }).setInputFiles({ name: 'fabrikam.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(file, null, 2)) });
       await ada.getByRole('button', { name: 'Check the uploaded file' }).click();
     } else {
       // Without JavaScript the file's contents are pasted (uploads need the parser in app.ts, see import-upload.ts).
