@@ -133,11 +133,12 @@ describe.each([
   });
 
   it('import a directory file through the plan page', async () => {
+    const ada = await h.newPage({ javaScript: js });
+    await signInWithBrowser(ada, USER.admin);
+    // The directory as it is now (signing in changed Ada's last sign-in), plus one new user.
     const file = (await exportDirectory(database.db, 'fabrikam.test'))!;
     const email = js ? 'jo.javascript@fabrikam.test' : 'nico.nojs@fabrikam.test';
     (file.users ??= []).push({ email, displayName: js ? 'Jo Javascript' : 'Nico Nojs', password: 'a-long-enough-password' });
-    const ada = await h.newPage({ javaScript: js });
-    await signInWithBrowser(ada, USER.admin);
     await visit(ada, '/admin/import');
 
     // A broken file first: its problems, with their JSON paths.
