@@ -37,14 +37,6 @@ export const emptyAssignInput = (): AssignInput => ({ email: '', policyId: '', s
 
 const LIVE = ['scheduled', 'delivered'];
 
-const snapshot = (a: { state: string; startsAt: Date; endsAt: Date | null; endedAt?: Date | null; endReason?: string | null; policyName?: string }) => ({
-  state: a.state,
-  startsAt: a.startsAt,
-  endsAt: a.endsAt,
-  ...(a.endedAt !== undefined ? { endedAt: a.endedAt, endReason: a.endReason ?? null } : {}),
-  ...(a.policyName ? { policy: a.policyName } : {}),
-});
-
 /**
  * Assignments of an access package, run by administrators and the owners of its catalog: the list,
  * direct assignment (under the same separation-of-duties rule as requests) and removal.
@@ -191,7 +183,7 @@ export function createAssignmentAdmin(deps: { db: Knex; clock: Clock; notifier: 
           if ((err as { code?: string }).code === '23505') throw conflict('This person already has this access package', `${person.displayName} was given ${pkg.name} a moment ago. Reload the list of assignments.`);
           throw err;
         }
-        const after = { user: person.email, policy: chosen.name, ...snapshot({ state: delivered.state, startsAt: delivered.startsAt, endsAt: delivered.endsAt }) };
+        const after = { user: person.email, policy: chosen.name, state: delivered.state, startsAt: delivered.startsAt, endsAt: delivered.endsAt };
         await recordAudit(trx, actor, {
           action: 'request.adminAssigned',
           at: now,
@@ -264,7 +256,7 @@ export function createAssignmentAdmin(deps: { db: Knex; clock: Clock; notifier: 
           submittedAt: now,
         });
         await trx('requests').where({ id: requestId }).update({ completed_at: now });
-        const before = snapshot({ state: a.state, startsAt: a.startsAt, endsAt: a.endsAt, endedAt: null, endReason: null, policyName: a.policyName });
+        const before = { user: a.userEmail, policy: a.policyName, state: a.state, startsAt: a.startsAt, endsAt: a.endsAt, endedAt: null, endReason: null };
         const after = { ...before, state: 'expired', endedAt: now, endReason: 'removedByAdmin' };
         await recordAudit(trx, actor, {
           action: 'assignment.removed',

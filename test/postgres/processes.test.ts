@@ -152,4 +152,54 @@ describe('faults', () => {
     expect(await exit).toBe(0);
     expect(portico.logs()).toContain('shutting down: finishing requests in flight');
   }, 60_000);
+
+  it('survives kill -9 in the middle of submits and approvals: after a restart every accepted request is there and the data is sound', async () => {
+    const database = await createTestDatabase();
+    databases.push(database);
+    const file = fabrikam();
+    const extra = Array.from({ length: 24 }, (_, i) => `load${i}@fabrikam.test`);
+    file.users.push(...extra.map((email) => ({ email, displayName: `Load ${email.slice(4, 6)}`, passwordHash: file.users[0].passwordHash, manager: USER.manager, attributes: { costCenter: 'CC-7' } })));
+    file.groups[0].members.push(...extra);
+    const result = await importDirectory(database.db, file, { dryRun: false, clock: systemClock, actor: systemActor('test') });
+    expect(result.ok).toBe(true);
+    const env = { DATABASE_URL: database.url!, SWEEP_INTERVAL_SECONDS: '0', DATA_DIR: `${process.cwd()}/.tmp/kill-${process.pid}` };
+    const first = await startPorticoProcess(env);
+    running.push(first);
+
+    const accepted: string[] = [];
+    const approver = new Client(first.url);
+    await approver.signIn(USER.manager, TEST_PASSWORD);
+    const load = extra.map(async (email) => {
+      try {
+        const client = new Client(first.url);
+        await client.signIn(email, TEST_PASSWORD);
+        const res = await submitWiki(client, database.db);
+        if (res.status === 303) accepted.push(res.headers.get('location')!.split('/')[2]);
+      } catch {
+        // the process was killed under this request
+      }
+    });
+    const approvals = (async () => {
+      for (let round = 0; round < 50; round++) {
+        for (const id of [...accepted]) {
+          await approver.post(`/approvals/${id}`, { stage: '1', decision: 'approve' }, `/approvals/${id}`).catch(() => undefined);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    // Kill it once some requests were accepted, while the others and the approvals are under way.
+    const killAt = Date.now() + 30_000;
+    while (accepted.length < 6 && Date.now() < killAt) await new Promise((r) => setTimeout(r, 50));
+    await first.stop('SIGKILL');
+    await Promise.allSettled([...load, approvals]);
+
+    const second = await startPorticoProcess(env);
+    running.push(second);
+    expect((await fetch(`${second.url}/healthz`)).status).toBe(200);
+    expect(accepted.length).toBeGreaterThan(0);
+    const stored = await database.db('requests').whereIn('id', accepted).pluck('id');
+    expect(stored.sort()).toEqual([...accepted].sort());
+    expect(await checkIntegrity(database.db)).toEqual([]);
+    expect(await second.stop('SIGTERM')).toBe(0);
+  }, 120_000);
 });

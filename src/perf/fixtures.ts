@@ -1,0 +1,93 @@
+import type { Knex } from 'knex';
+
+/** The people and objects the benchmark drives, found in whatever directory was loaded. */
+export interface BenchFixtures {
+  directoryId: string;
+  requestor: { email: string; requests: number; paneRequestId: string };
+  approver: { email: string; pending: number };
+  decider: { email: string; pending: { requestId: string; stage: number }[] };
+  reviewer: { email: string; instanceId: string; items: number } | null;
+  submitters: string[];
+  packages: { packageId: string; policyId: string }[];
+}
+
+export async function findFixtures(db: Knex, hint: string, options: { submitters: number; packages: number }): Promise<BenchFixtures> {
+  const directory = await db('directories').where({ hint }).first('id');
+  if (!directory) throw new Error(`no directory ${hint} in the database`);
+  const dir = directory.id as string;
+
+  // The person with the longest request history, and their latest request that went through approval.
+  const requestor = await db('requests as r')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .where('u.directory_id', dir)
+    .whereNull('u.disabled_at')
+    .groupBy('u.id', 'u.email')
+    .orderBy('n', 'desc')
+    .first('u.id', 'u.email', db.raw('count(*)::int as n'));
+  const pane = await db('requests').where({ target_user_id: requestor.id }).whereNotNull('current_stage').orderBy('submitted_at', 'desc').first('id');
+
+  // The two approvers with the most requests waiting for them: one reads Approvals, the other decides.
+  const approvers = await db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .join('requests as r', 'r.id', 's.request_id')
+    .join('users as u', 'u.id', 'a.user_id')
+    .where({ 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval', 'u.directory_id': dir })
+    .whereRaw('r.target_user_id <> a.user_id')
+    .whereNull('u.disabled_at')
+    .groupBy('a.user_id', 'u.email')
+    .orderBy('n', 'desc')
+    .limit(2)
+    .select('a.user_id', 'u.email', db.raw('count(*)::int as n'));
+  if (approvers.length < 2) throw new Error('the directory has fewer than two approvers with pending requests');
+  const pending = await db('request_stage_approvers as a')
+    .join('request_stages as s', 's.id', 'a.stage_id')
+    .join('requests as r', 'r.id', 's.request_id')
+    .where({ 'a.user_id': approvers[1].user_id, 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval' })
+    .whereRaw('r.target_user_id <> a.user_id')
+    .whereRaw(`s.due_at > now() + interval '1 hour'`)
+    .orderBy('s.due_at', 'desc')
+    .select('r.id as requestId', 's.position as stage');
+
+  const reviewer = await db('access_review_item_reviewers as x')
+    .join('access_review_items as it', 'it.id', 'x.item_id')
+    .join('access_review_instances as i', 'i.id', 'it.instance_id')
+    .join('users as u', 'u.id', 'x.user_id')
+    .where({ 'i.state': 'active', 'u.directory_id': dir })
+    .whereNull('u.disabled_at')
+    .groupBy('x.user_id', 'u.email', 'it.instance_id')
+    .orderBy('n', 'desc')
+    .first('u.email', 'it.instance_id', db.raw('count(*)::int as n'));
+
+  // Members with no requests and no access, and packages any member may request at once with no
+  // questions: every (submitter, package) pair is a request the rules accept.
+  const submitters = await db('users as u')
+    .where({ 'u.directory_id': dir, 'u.type': 'member', 'u.is_admin': false })
+    .whereNull('u.disabled_at')
+    .whereNotExists(db('requests as r').whereRaw('r.target_user_id = u.id').select(db.raw('1')))
+    .whereNotExists(db('assignments as a').whereRaw('a.user_id = u.id').select(db.raw('1')))
+    .orderBy('u.email')
+    .limit(options.submitters)
+    .pluck('u.email');
+  const packages = await db('access_packages as p')
+    .join('catalogs as c', 'c.id', 'p.catalog_id')
+    .join('policies as pol', 'pol.access_package_id', 'p.id')
+    .where({ 'p.directory_id': dir, 'p.hidden': false, 'c.enabled': true, 'pol.accept_requests': true, 'pol.require_justification': false })
+    .whereIn('pol.requestor_scope', ['allMembers', 'allUsers'])
+    .whereRaw(`pol.questions = '[]'::jsonb and pol.requestor_attributes = '[]'::jsonb and pol.expiration_kind <> 'onDate'`)
+    .whereNotExists(db('policy_stages as s').whereRaw('s.policy_id = pol.id').select(db.raw('1')))
+    .whereNotExists(db('access_package_incompatibles as i').whereRaw('i.access_package_id = p.id or i.incompatible_id = p.id').select(db.raw('1')))
+    .whereRaw('(select count(*) from policies o where o.access_package_id = p.id) = 1')
+    .orderBy('p.id')
+    .limit(options.packages)
+    .select('p.id as packageId', 'pol.id as policyId');
+
+  return {
+    directoryId: dir,
+    requestor: { email: requestor.email, requests: requestor.n, paneRequestId: pane.id },
+    approver: { email: approvers[0].email, pending: approvers[0].n },
+    decider: { email: approvers[1].email, pending },
+    reviewer: reviewer ? { email: reviewer.email, instanceId: reviewer.instance_id, items: reviewer.n } : null,
+    submitters,
+    packages,
+  };
+}
