@@ -153,7 +153,7 @@ describe('faults', () => {
     expect(portico.logs()).toContain('shutting down: finishing requests in flight');
   }, 60_000);
 
-  it('survives kill -9 in the middle of submits and approvals: after a restart every accepted request is there and the data is sound', async () => {
+  it.each(Array.from({ length: Math.max(1, Number(process.env.SOAK_SCALE ?? 1)) }, (_, i) => i + 1))('survives kill -9 in the middle of submits and approvals (round %i): after a restart every accepted request is there and the data is sound', async () => {
     const database = await createTestDatabase();
     databases.push(database);
     const file = fabrikam();

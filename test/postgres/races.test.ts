@@ -28,6 +28,8 @@ beforeEach(async () => {
 });
 
 const statuses = (results: { status: number }[]) => results.map((r) => r.status).sort();
+/** npm run soak sets SOAK_SCALE to run the long versions. */
+const SCALE = Math.max(1, Number(process.env.SOAK_SCALE ?? 1));
 
 describe('races', () => {
   it('two approvers deciding the same stage at once: one wins, the other gets 409', async () => {
@@ -107,46 +109,55 @@ describe('races', () => {
   });
 
   it('fifty simultaneous decisions, cancels and sweeps: one outcome each, one assignment, one audit entry and one email per outcome', async () => {
-    await clearActivity(db);
-    const people = [USER.requestor, USER.other, USER.noManager];
-    const apu = await signIn(t.app, USER.approver);
-    const lia = await signIn(t.app, USER.lead);
-    const requests: { id: string; owner: Awaited<ReturnType<typeof signIn>> }[] = [];
-    for (const email of people) {
-      const agent = await signIn(t.app, email);
-      const id = await requestId(agent, PKG.billingSubmit, await policyId(db, PKG.billingSubmit, 'Members'), {});
-      requests.push({ id, owner: agent });
+    for (let round = 0; round < SCALE; round++) {
+      await oneRound();
+      t.clock.set('2027-01-15T09:00:00Z');
+      await clearActivity(db);
     }
-    // Apu approves or denies; Lia is no approver of these (404); the requestor cancels; sweeps expire.
-    const deps = { db, notifier: t.services.notifier, logger: createLogger('silent') };
-    const pages = await Promise.all(requests.map(async (r) => ({ apu: await apu.get(`/approvals/${r.id}`), lia: await lia.get(`/approvals/${r.id}`), cancel: await r.owner.get(`/requests/${r.id}/cancel`) })));
-    t.clock.advance({ days: 6, hours: 23, minutes: 59 }); // just before the deadline: decisions, cancels and sweeps all race
-    const operations: Promise<unknown>[] = [];
-    requests.forEach((r, i) => {
-      const token = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-      for (let k = 0; k < 5; k++) {
-        operations.push(apu.post(`/approvals/${r.id}`).type('form').send({ _csrf: token(pages[i].apu.text), stage: '1', decision: k % 2 ? 'deny' : 'approve' }));
-        operations.push(lia.post(`/approvals/${r.id}`).type('form').send({ _csrf: token(pages[i].lia.text), stage: '1', decision: 'approve' }));
-        operations.push(r.owner.post(`/requests/${r.id}/cancel`).type('form').send({ _csrf: token(pages[i].cancel.text) }));
-      }
-    });
-    while (operations.length < 50) operations.push(runSweep(deps, t.clock.now()));
-    const settled = await Promise.allSettled(operations);
-    expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
-    for (const s of settled) if (s.status === 'fulfilled' && typeof (s.value as { status?: number }).status === 'number') expect((s.value as { status: number }).status).toBeLessThan(500);
-
-    for (const r of requests) {
-      const { state } = await db('requests').where({ id: r.id }).first('state');
-      expect(['expired', 'canceled', 'denied', 'delivered']).toContain(state);
-      const outcomes = await db('audit_log').where({ target_id: r.id }).whereIn('action', ['request.expired', 'request.canceled', 'request.denied', 'request.delivered']).pluck('action');
-      expect(outcomes).toEqual([`request.${state}`]);
-      expect(await db('assignments').where({ request_id: r.id }).count('* as n')).toEqual([{ n: state === 'delivered' ? 1 : 0 }]);
-      const mail: Record<string, string> = { expired: 'requestExpired', denied: 'requestDenied', delivered: 'accessGranted' };
-      if (mail[state]) {
-        const owner = await db('requests as q').join('users as u', 'u.id', 'q.target_user_id').where('q.id', r.id).first('u.id');
-        expect(await db('notifications').where({ kind: mail[state], to_user_id: owner.id }).count('* as n')).toEqual([{ n: 1 }]);
-      }
-    }
-    expect(await checkIntegrity(db)).toEqual([]);
   });
 });
+
+/** Three requests; five approvals, five denials, five cancels each; sweeps to make fifty operations at once. */
+async function oneRound() {
+  const people = [USER.requestor, USER.other, USER.noManager];
+  const apu = await signIn(t.app, USER.approver);
+  const lia = await signIn(t.app, USER.lead);
+  const requests: { id: string; owner: Awaited<ReturnType<typeof signIn>> }[] = [];
+  for (const email of people) {
+  const agent = await signIn(t.app, email);
+  const id = await requestId(agent, PKG.billingSubmit, await policyId(db, PKG.billingSubmit, 'Members'), {});
+  requests.push({ id, owner: agent });
+  }
+  // Apu approves or denies; Lia is no approver of these (404); the requestor cancels; sweeps expire.
+  const deps = { db, notifier: t.services.notifier, logger: createLogger('silent') };
+  const pages = await Promise.all(requests.map(async (r) => ({ apu: await apu.get(`/approvals/${r.id}`), lia: await lia.get(`/approvals/${r.id}`), cancel: await r.owner.get(`/requests/${r.id}/cancel`) })));
+  t.clock.advance({ days: 6, hours: 23, minutes: 59 }); // just before the deadline: decisions, cancels and sweeps all race
+  const operations: Promise<unknown>[] = [];
+  requests.forEach((r, i) => {
+  const token = (html: string) => /name="_csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  for (let k = 0; k < 5; k++) {
+    operations.push(apu.post(`/approvals/${r.id}`).type('form').send({ _csrf: token(pages[i].apu.text), stage: '1', decision: k % 2 ? 'deny' : 'approve' }));
+    operations.push(lia.post(`/approvals/${r.id}`).type('form').send({ _csrf: token(pages[i].lia.text), stage: '1', decision: 'approve' }));
+    operations.push(r.owner.post(`/requests/${r.id}/cancel`).type('form').send({ _csrf: token(pages[i].cancel.text) }));
+  }
+  });
+  while (operations.length < 50) operations.push(runSweep(deps, t.clock.now()));
+  for (let extra = 0; extra < (SCALE - 1) * 50; extra++) operations.push(extra % 5 ? apu.get('/approvals') : runSweep(deps, t.clock.now()));
+  const settled = await Promise.allSettled(operations);
+  expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+  for (const s of settled) if (s.status === 'fulfilled' && typeof (s.value as { status?: number }).status === 'number') expect((s.value as { status: number }).status).toBeLessThan(500);
+
+  for (const r of requests) {
+  const { state } = await db('requests').where({ id: r.id }).first('state');
+  expect(['expired', 'canceled', 'denied', 'delivered']).toContain(state);
+  const outcomes = await db('audit_log').where({ target_id: r.id }).whereIn('action', ['request.expired', 'request.canceled', 'request.denied', 'request.delivered']).pluck('action');
+  expect(outcomes).toEqual([`request.${state}`]);
+  expect(await db('assignments').where({ request_id: r.id }).count('* as n')).toEqual([{ n: state === 'delivered' ? 1 : 0 }]);
+  const mail: Record<string, string> = { expired: 'requestExpired', denied: 'requestDenied', delivered: 'accessGranted' };
+  if (mail[state]) {
+    const owner = await db('requests as q').join('users as u', 'u.id', 'q.target_user_id').where('q.id', r.id).first('u.id');
+    expect(await db('notifications').where({ kind: mail[state], to_user_id: owner.id }).count('* as n')).toEqual([{ n: 1 }]);
+  }
+  }
+  expect(await checkIntegrity(db)).toEqual([]);
+}

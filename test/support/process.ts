@@ -69,6 +69,9 @@ export class Client {
     const res = await this.post('/sign-in', { email, password }, '/sign-in');
     if (res.status !== 303) throw new Error(`sign-in failed: ${res.status}`);
   }
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
   /** Moves this client's cookies to another server (a second process behind the same load balancer). */
   at(base: string): Client {
     const other = new Client(base);
