@@ -35,18 +35,18 @@ function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: 
       this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, requestor, now));
     });
   if (search.q) {
+    // Each branch is answered by its own trigram index (lower(name), lower(description), resource
+    // names); their union of ids, not an OR over the packages, so no branch scans the table.
     const pattern = `%${escapeLike(search.q)}%`;
-    const byResource = db('access_package_resource_roles as aprr')
-      .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
-      .join('resources as r', 'r.id', 'rr.resource_id')
-      .whereRaw('lower(r.name) like ?', [pattern])
-      .select('aprr.access_package_id');
-    if (search.field === 'name') q.whereRaw('lower(p.name) like ?', [pattern]);
-    else if (search.field === 'resources') q.whereIn('p.id', byResource);
-    else
-      q.where((w) => {
-        w.whereRaw('lower(p.name) like ?', [pattern]).orWhereRaw('lower(p.description) like ?', [pattern]).orWhereIn('p.id', byResource);
-      });
+    const byName = db('access_packages as n').where('n.directory_id', requestor.directoryId).whereRaw('lower(n.name) like ?', [pattern]).select('n.id');
+    const byDescription = db('access_packages as d').where('d.directory_id', requestor.directoryId).whereRaw('lower(d.description) like ?', [pattern]).select('d.id');
+    const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
+    const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
+    const byResource = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).select('aprr.access_package_id as id');
+    const matches = search.field === 'name' ? byName : search.field === 'resources' ? byResource.distinct() : byName.union(byDescription).union(byResource);
+    // The matching ids are found first (an InitPlan), then fetched by primary key: the plan does not
+    // depend on how many the planner guesses will match.
+    q.whereRaw('p.id = any(array(?))', [matches]);
   }
   return q;
 }

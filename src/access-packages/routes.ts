@@ -43,7 +43,7 @@ export function accessPackageRoutes(services: Services): Router {
     const q = queryText(req, 'q', 200);
     const fieldParam = queryText(req, 'field') as SearchField;
     const field = SEARCH_FIELDS.includes(fieldParam) ? fieldParam : 'all';
-    const result = await accessPackages.available(req.user!, { q, field }, pageRequestFrom(req.query, ['string', 'string']));
+    const result = await accessPackages.available(req.user!, { q, field }, pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'access-packages/index', { title: 'Access packages', tab: 'available', q, field, countCap: COUNT_CAP, ...result }, {
       fragments: { 'package-results': 'access-packages/_results' },
     });
@@ -55,7 +55,7 @@ export function accessPackageRoutes(services: Services): Router {
   });
 
   router.get('/access-packages/expired', async (req, res) => {
-    const page = await accessPackages.expired(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await accessPackages.expired(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'access-packages/expired', { title: 'Expired access packages', tab: 'expired', page });
   });
 

@@ -5,7 +5,8 @@ import { toPage, serializeKey, type Page, type PageRequest } from '../shared/key
 import { countAvailable, expiredAssignments, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
 
 export const PACKAGE_PAGE_SIZE = 20;
-export const COUNT_CAP = 1000;
+/** Matches are counted up to this many ("More than 100"): a count costs a check per package counted. */
+export const COUNT_CAP = 100;
 
 export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
   const { db, clock } = deps;

@@ -15,31 +15,38 @@ export interface PendingApproval {
 
 /** Stages waiting for this approver, soonest deadline first (keyset on due_at, request id). Never their own requests. */
 export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
-  const q = db('request_stage_approvers as a')
+  // The page's rows are chosen from the approver's open stages first (index-only at scale), and only
+  // those rows are joined to their package and requestor: an approver with a thousand requests waiting
+  // costs a thousand index probes, not four thousand.
+  const dir = page.before ? 'desc' : 'asc';
+  const rows = db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
-    .join('access_packages as p', 'p.id', 'r.access_package_id')
-    .join('users as u', 'u.id', 'r.target_user_id')
     .where('a.user_id', userId)
     .where('a.open', true)
     .where('s.state', 'pending')
     .where('r.state', 'pendingApproval')
     .whereNot('r.target_user_id', userId)
+    .select('r.id', 's.position', 's.due_at', 'r.submitted_at', 'r.access_package_id', 'r.target_user_id', 'a.kind');
+  if (page.after) rows.whereRaw('(s.due_at, r.id) > (?, ?)', page.after as [Date, string]);
+  if (page.before) rows.whereRaw('(s.due_at, r.id) < (?, ?)', page.before as [Date, string]);
+  rows.orderByRaw(`s.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
+  return db
+    .from(rows.as('t'))
+    .join('access_packages as p', 'p.id', 't.access_package_id')
+    .join('users as u', 'u.id', 't.target_user_id')
     .select(
-      'r.id as requestId',
-      's.position as stagePosition',
-      db.raw('(select count(*) from request_stages x where x.request_id = r.id)::int as "stageCount"'),
-      's.due_at as dueAt',
-      'r.submitted_at as submittedAt',
+      't.id as requestId',
+      't.position as stagePosition',
+      db.raw('(select count(*) from request_stages x where x.request_id = t.id)::int as "stageCount"'),
+      't.due_at as dueAt',
+      't.submitted_at as submittedAt',
       'p.name as packageName',
       'u.display_name as requestorName',
       'u.email as requestorEmail',
-      'a.kind',
-    );
-  if (page.after) q.whereRaw('(s.due_at, r.id) > (?, ?)', page.after as [Date, string]);
-  if (page.before) q.whereRaw('(s.due_at, r.id) < (?, ?)', page.before as [Date, string]);
-  const dir = page.before ? 'desc' : 'asc';
-  return q.orderByRaw(`s.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
+      't.kind',
+    )
+    .orderByRaw(`t.due_at ${dir}, t.id ${dir}`);
 }
 
 export async function countPendingForApprover(db: Knex, userId: string): Promise<{ count: number; oldestDue: Date | null }> {

@@ -12,12 +12,12 @@ export function approvalRoutes(services: Services): Router {
   const { approvals } = services;
 
   router.get('/approvals', async (req, res) => {
-    const page = await approvals.pending(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await approvals.pending(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'approvals/index', { title: 'Approvals', tab: 'pending', page }, { fragments: { 'approval-list': 'approvals/_pending' } });
   });
 
   router.get('/approvals/history', async (req, res) => {
-    const page = await approvals.history(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await approvals.history(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'approvals/history', { title: 'Approvals history', tab: 'history', page });
   });
 

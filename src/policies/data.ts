@@ -18,10 +18,10 @@ export function policyTakesRequestsFrom(db: Knex, requestor: Requestor, now: Dat
       and (pol.expiration_kind <> 'onDate' or pol.expiration_date > ?)
       and (pol.requestor_scope = 'allUsers'
         or (pol.requestor_scope = 'allMembers' and ? = 'member')
-        or (pol.requestor_scope = 'specific' and exists (
-          select 1 from policy_requestors pr
-          where pr.policy_id = pol.id
-            and (pr.user_id = ? or pr.group_id in (select gm.group_id from group_members gm where gm.user_id = ?))))))`,
+        or (pol.requestor_scope = 'specific' and (
+          exists (select 1 from policy_requestors pr where pr.policy_id = pol.id and pr.user_id = ?)
+          or exists (select 1 from policy_requestors pr join group_members gm on gm.group_id = pr.group_id
+                     where pr.policy_id = pol.id and gm.user_id = ?)))))`,
     [now, requestor.type, requestor.id, requestor.id],
   );
 }

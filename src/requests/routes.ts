@@ -11,7 +11,7 @@ export function requestRoutes(services: Services): Router {
   const { requests } = services;
 
   router.get('/requests', async (req, res) => {
-    const page = await requests.history(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await requests.history(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'requests/index', { title: 'Request history', page }, { fragments: { 'request-list': 'requests/_list' } });
   });
 

@@ -18,6 +18,17 @@ interface Extra {
   refusal?: HttpError;
 }
 
+/**
+ * Post/Redirect/Get with the flash written to the session store before the 303 goes out.
+ * express-session sends the headers before its own save finishes, and browsers follow a redirect
+ * as soon as the headers arrive, so the next page could otherwise load the session without it.
+ */
+async function redirectAfterSaving(req: Request, res: Response, to: string, flash: string): Promise<void> {
+  req.session.flash = flash;
+  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+  redirectWithFlash(req, res, to);
+}
+
 const decided = (decision: string, name: string, access: string) =>
   decision === 'approve'
     ? `You approved ${name}’s access to ${access}.`
@@ -50,8 +61,9 @@ export function reviewRoutes(services: Services): Router {
     });
   };
 
-  const showItem = async (req: Request, res: Response, id: string, itemId: string, extra: Extra = {}) => {
-    const view = await reviews.item(req.user!, id, itemId);
+  type ItemView = Awaited<ReturnType<typeof reviews.item>>;
+  const showItem = async (req: Request, res: Response, id: string, itemId: string, extra: Extra = {}, loaded?: ItemView) => {
+    const view = loaded ?? (await reviews.item(req.user!, id, itemId));
     render(req, res, 'reviews/item', { title: `${view.item.subjectName}: ${view.review.name}`, ...view, ...extra, values: extra.values ?? { decision: '', justification: '' }, helpers }, {
       status: extra.status,
       fragments: { pane: 'reviews/_pane' },
@@ -75,7 +87,7 @@ export function reviewRoutes(services: Services): Router {
     const id = uuidParam(req);
     try {
       const { accepted } = await reviews.acceptRecommendations(req.user!, id, actorOf(req));
-      redirectWithFlash(req, res, `/access-reviews/${id}`, accepted === 0 ? 'There were no recommendations left to accept.' : `You accepted ${accepted === 1 ? '1 recommendation' : `${accepted} recommendations`}.`);
+      await redirectAfterSaving(req, res, `/access-reviews/${id}`, accepted === 0 ? 'There were no recommendations left to accept.' : `You accepted ${accepted === 1 ? '1 recommendation' : `${accepted} recommendations`}.`);
     } catch (err) {
       if (err instanceof HttpError && err.status === 409) return showReview(req, res, id, { status: 409, refusal: err });
       throw err;
@@ -86,9 +98,9 @@ export function reviewRoutes(services: Services): Router {
     const id = uuidParam(req);
     const itemId = uuidParam(req, 'itemId');
     // A self-review's questions are all on the review page.
-    const { review } = await reviews.item(req.user!, id, itemId);
-    if (review.reviewerType === 'self') return res.redirect(303, `/access-reviews/${id}`);
-    await showItem(req, res, id, itemId);
+    const view = await reviews.item(req.user!, id, itemId);
+    if (view.review.reviewerType === 'self') return res.redirect(303, `/access-reviews/${id}`);
+    await showItem(req, res, id, itemId, {}, view);
   });
 
   router.post('/access-reviews/:id/items/:itemId', async (req, res) => {
@@ -100,9 +112,9 @@ export function reviewRoutes(services: Services): Router {
       const { review, item, decision } = await reviews.decide(req.user!, id, itemId, input, actorOf(req));
       if (review.reviewerType === 'self') {
         const answer = decision === 'approve' ? `you still need access to ${item.accessLabel}` : `you no longer need access to ${item.accessLabel}`;
-        return redirectWithFlash(req, res, `/access-reviews/${id}`, `Thank you. You told us ${answer}.`);
+        return await redirectAfterSaving(req, res, `/access-reviews/${id}`, `Thank you. You told us ${answer}.`);
       }
-      redirectWithFlash(req, res, `/access-reviews/${id}/items/${itemId}`, decided(decision, item.subjectName, item.accessLabel));
+      await redirectAfterSaving(req, res, `/access-reviews/${id}/items/${itemId}`, decided(decision, item.subjectName, item.accessLabel));
     } catch (err) {
       const failed = err instanceof ValidationFailed;
       if (!failed && !(err instanceof HttpError && err.status === 409)) throw err;

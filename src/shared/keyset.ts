@@ -19,21 +19,28 @@ export function encodeCursor(key: unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-export function decodeCursor(value: unknown, shape: ('string' | 'number' | 'date')[]): unknown[] | undefined {
+type KeyPart = 'string' | 'number' | 'date' | 'uuid';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function decodeCursor(value: unknown, shape: KeyPart[]): unknown[] | undefined {
   if (typeof value !== 'string' || value.length > 500) return undefined;
   try {
     const key = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(key) || key.length !== shape.length) return undefined;
-    const ok = key.every((v, i) =>
-      shape[i] === 'date' ? typeof v === 'string' && !Number.isNaN(Date.parse(v)) : typeof v === shape[i],
-    );
+    const ok = key.every((v, i) => {
+      if (shape[i] === 'date') return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+      if (shape[i] === 'uuid') return typeof v === 'string' && UUID.test(v);
+      if (shape[i] === 'number') return typeof v === 'number' && Number.isFinite(v);
+      // Text the database can store: no NUL, no broken surrogates.
+      return typeof v === 'string' && v.length <= 400 && !/\u0000/.test(v) && v.isWellFormed();
+    });
     return ok ? key.map((v, i) => (shape[i] === 'date' ? new Date(v as string) : v)) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function pageRequestFrom(query: Record<string, unknown>, shape: ('string' | 'number' | 'date')[]): PageRequest {
+export function pageRequestFrom(query: Record<string, unknown>, shape: KeyPart[]): PageRequest {
   const after = decodeCursor(query.after, shape);
   if (after) return { after };
   const before = decodeCursor(query.before, shape);

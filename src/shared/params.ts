@@ -12,8 +12,8 @@ export function uuidParam(req: Request, name = 'id'): string {
   return value.toLowerCase();
 }
 
-/** A query-string value as one string ('' when absent, repeated or not text). */
+/** A query-string value as one string ('' when absent, repeated or not text), without control characters. */
 export function queryText(req: Request, name: string, max = 200): string {
   const v = req.query[name];
-  return typeof v === 'string' ? v.trim().slice(0, max) : '';
+  return typeof v === 'string' ? v.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, max) : '';
 }

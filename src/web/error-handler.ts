@@ -38,6 +38,12 @@ export function errorHandler(logger: Logger) {
       status = 400;
       title = 'The request could not be understood';
       message = 'Go back, reload the page and try again.';
+    } else if (/^22/.test((err as { code?: string })?.code ?? '')) {
+      // A value the database cannot take (a NUL byte, a malformed id or date): the request was bad.
+      status = 400;
+      title = 'The request could not be understood';
+      message = 'Something in what you sent cannot be used. Go back, check what you typed, and try again.';
+      logger.warn({ err, reqId: req.id }, 'database refused a value from a request');
     } else if (isDatabaseDown(err)) {
       status = 503;
       title = 'Portico is unavailable';

@@ -45,9 +45,13 @@ export class DatabaseSessionStore extends session.Store {
   }
 
   override touch(sid: string, sess: session.SessionData, cb?: (err?: unknown) => void): void {
+    // Every page touches the session: the row is rewritten only when its expiry moves by a minute
+    // or more, so reading pages does not write a row each time.
+    const expiry = this.expiry(sess);
     this.db('sessions')
       .where({ sid })
-      .update({ expires_at: this.expiry(sess) })
+      .where('expires_at', '<', new Date(expiry.getTime() - 60_000))
+      .update({ expires_at: expiry })
       .then(() => cb?.(), (err) => cb?.(err));
   }
 
@@ -59,11 +63,18 @@ export class DatabaseSessionStore extends session.Store {
   }
 }
 
+/** How many rows a delete touched: a number through pg, a result object through knex-pglite. */
+function affected(result: unknown): number {
+  if (typeof result === 'number') return result;
+  const r = result as { affectedRows?: number; rowCount?: number } | undefined;
+  return Number(r?.affectedRows ?? r?.rowCount ?? 0);
+}
+
 /** Ends every session of a user (sign-out everywhere, a disabled account). */
 export async function destroyUserSessions(db: Knex, userId: string): Promise<number> {
-  return db('sessions').where({ user_id: userId }).delete();
+  return affected(await db('sessions').where({ user_id: userId }).delete());
 }
 
 export async function deleteExpiredSessions(db: Knex, now: Date): Promise<number> {
-  return db('sessions').where('expires_at', '<=', now).delete();
+  return affected(await db('sessions').where('expires_at', '<=', now).delete());
 }

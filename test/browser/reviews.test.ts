@@ -31,6 +31,16 @@ async function settle(page: Page, js: boolean, label: string) {
 
 const main = (page: Page) => page.locator('main').innerText();
 
+/** Waits for a message; when it does not come, says what the page shows instead. */
+async function shows(page: Page, text: string) {
+  try {
+    await page.getByText(text).waitFor();
+  } catch (err) {
+    console.log('DEBUG', page.url(), await page.locator('main').innerHTML());
+    throw err;
+  }
+}
+
 /** The number on an Overview card, or null when the card is not there. */
 async function cardCount(page: Page, title: string): Promise<number | null> {
   await visit(page, '/');
@@ -66,14 +76,14 @@ describe.each([
     await question.getByLabel('Yes').check();
     await page.getByLabel(/Reason/).fill('I maintain the on-call runbooks.');
     await page.getByRole('button', { name: 'Submit' }).click();
-    await page.getByText('Thank you. You told us you still need access to Wiki editors.').waitFor();
+    await shows(page, 'Thank you. You told us you still need access to Wiki editors.');
     await settle(page, js, 'self-review answered');
     expect(await page.getByRole('group', { name: 'Do you still need access to Wiki editors?' }).getByLabel('Yes').isChecked()).toBe(true);
 
     // The answer can be changed until the end.
     await page.getByRole('group', { name: 'Do you still need access to Wiki editors?' }).getByLabel('No').check();
     await page.getByRole('button', { name: 'Submit' }).click();
-    await page.getByText('Thank you. You told us you no longer need access to Wiki editors.').waitFor();
+    await shows(page, 'Thank you. You told us you no longer need access to Wiki editors.');
     await settle(page, js, 'self-review changed');
     const instance = await instanceOf(database.db, REVIEW.self);
     expect(await database.db('access_review_decisions as d').join('access_review_items as i', 'i.id', 'd.item_id').where('i.instance_id', instance.id).orderBy('d.id').pluck('d.decision')).toEqual(['approve', 'deny']);
@@ -99,7 +109,7 @@ describe.each([
     await settle(page, js, 'item pane');
     await page.getByLabel(/Reason/).fill('Moved to the Sales team.');
     await page.getByRole('button', { name: 'Deny', exact: true }).click();
-    await page.getByText('You denied Lia Lead’s access to Staff.').waitFor();
+    await shows(page, 'You denied Lia Lead’s access to Staff.');
     await settle(page, js, 'item denied');
     if (js) {
       // The row and the progress changed in place.
@@ -111,7 +121,7 @@ describe.each([
     }
 
     await page.getByRole('button', { name: 'Accept recommendations' }).click();
-    await page.getByText('You accepted 2 recommendations.').waitFor();
+    await shows(page, 'You accepted 2 recommendations.');
     await settle(page, js, 'recommendations accepted');
     expect(await page.getByRole('row', { name: /Otto Other.*Denied/ }).count()).toBe(1);
     expect(await page.getByRole('row', { name: /Rita Requestor.*Approved/ }).count()).toBe(1);
@@ -140,7 +150,7 @@ describe.each([
     await settle(ada, js, 'reason required');
     await ada.getByLabel(/Reason/).fill('Left the project in December.');
     await ada.getByRole('button', { name: 'Deny', exact: true }).click();
-    await ada.getByText('You denied Otto Other’s access to Source Repository: Member.').waitFor();
+    await shows(ada, 'You denied Otto Other’s access to Source Repository: Member.');
     await settle(ada, js, 'Otto denied');
 
     const otto = await h.newPage({ javaScript: js });
@@ -190,7 +200,7 @@ describe.each([
     await page.getByRole('heading', { level: 2, name: 'Rita Requestor' }).waitFor();
     await settle(page, js, 'Rita in the pane');
     await page.getByRole('button', { name: 'Approve', exact: true }).click();
-    await page.getByText('You approved Rita Requestor’s access to Staff.').waitFor();
+    await shows(page, 'You approved Rita Requestor’s access to Staff.');
     await settle(page, js, 'Rita approved');
     await visit(page, '/');
     expect(await page.getByText('access review to complete, with 2 decisions to make.').count()).toBe(1);
@@ -201,7 +211,7 @@ describe.each([
 
     await visit(page, `/access-reviews/${(await instanceOf(database.db, REVIEW.manager)).id}`);
     await page.getByRole('button', { name: 'Accept recommendations' }).click();
-    await page.getByText('You accepted 2 recommendations.').waitFor();
+    await shows(page, 'You accepted 2 recommendations.');
     await settle(page, js, 'accepted from the review');
     await visit(page, '/');
     expect(await page.getByText('You have nothing to do right now.').count()).toBe(1);

@@ -100,6 +100,9 @@ function concrete(path: string): string[] {
   return [real, ...bad];
 }
 
+// Cursors that decode to well-formed keys with hostile parts: a NUL, a non-id, a bogus date, a huge number.
+const cursors = [['\u0000', 'x'], ['a', 'not-a-uuid'], ['2027-99-99', '00000000-0000-4000-8000-000000000000'], [1e308, '1'], ['x']].map((k) => Buffer.from(JSON.stringify(k)).toString('base64url'));
+
 const FIELDS = ['name', 'email', 'password', 'policy', 'decision', 'justification', 'stage', 'action', 'reason', 'user', 'startDate', 'endDate', 'specificPeriod', 'q', 'scope', 'roles', 'key', 'account', 'directory', 'file', 'owners'];
 
 function hostileBodies(): (string | Record<string, unknown>)[] {
@@ -135,6 +138,8 @@ describe('hostile input', () => {
         if (route.method === 'GET') {
           check(`GET ${path}`, (await admin.get(path)).status);
           check(`GET ${path}?hostile`, (await admin.get(`${path}?q[]=a&q[]=b&after=%FF&before=${'z'.repeat(600)}&tab[x]=1&page=-1&policy=../../x&resubmitOf=not-a-uuid&specificPeriod[]=yes`)).status);
+          check(`GET ${path}?nul`, (await admin.get(`${path}?q=%2Fetc%2Fpasswd%00&person=%00&action=%00&from=2027-99-99&to=%00&state=%00&field=all`)).status);
+          for (const cursor of cursors) check(`GET ${path}?after=crafted`, (await admin.get(`${path}?after=${cursor}&before=${cursor}`)).status);
           continue;
         }
         for (const body of hostileBodies()) {

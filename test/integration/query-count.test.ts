@@ -95,7 +95,6 @@ describe('queries per page', () => {
     expect((await rita.get('/requests')).text.match(/href="\/requests\/[0-9a-f-]{36}"/g)?.length).toBe(20);
     expect((await apu.get('/approvals')).text).toContain('Next');
 
-    if (process.env.SHOW_QUERY_COUNTS) console.log(many);
     expect(many).toEqual(few);
     // And the numbers are small: the session, the person, and a few queries of the page's own.
     for (const [page, n] of Object.entries(many)) expect(n, page).toBeLessThanOrEqual(12);

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import { countAvailable, listAvailable, type SearchField } from '../../src/access-packages/data.ts';
+import type { Database } from '../../src/db/connect.ts';
+import type { Scale } from '../../src/perf/generate.ts';
+import { loadIntoDatabase } from '../../src/perf/load.ts';
+import { explain } from '../../src/perf/bench.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+// Real PostgreSQL only: the plans are the server's. Enough packages that a scan would be chosen if
+// the search had no index to use. Plans, not timings: `npm run bench` measures.
+const SCALE: Scale = { name: 'plan-test', users: 3_000, groups: 120, catalogs: 1_500, packages: 6_000, policies: 7_500, assignments: 3_000, requests: 2_000, reviews: 6 };
+
+let database: Database;
+let db: Knex;
+let requestor: { id: string; directoryId: string; type: 'member' };
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = database.db;
+  const loaded = await loadIntoDatabase(database.url!, { scale: SCALE, now: new Date(), passwordHash: 'scrypt$32768$8$1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5', seed: 7 });
+  const user = await db('users').where({ directory_id: loaded.directoryId, type: 'member', is_admin: false }).whereNotNull('manager_id').orderBy('email').first('id');
+  requestor = { id: user.id, directoryId: loaded.directoryId, type: 'member' };
+}, 120_000);
+afterAll(async () => {
+  await database.close();
+});
+
+async function plansOf(q: string, field: SearchField): Promise<string[]> {
+  const seen: { sql: string; bindings: unknown[] }[] = [];
+  const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
+  db.on('query', listener);
+  try {
+    await listAvailable(db, requestor, new Date(), { q, field }, {}, 20);
+    await countAvailable(db, requestor, new Date(), { q, field }, 100);
+  } finally {
+    db.removeListener('query', listener);
+  }
+  const plans = [];
+  for (const query of seen.filter((s) => /access_packages/.test(s.sql))) plans.push((await explain(db, query.sql, query.bindings)).join('\n'));
+  return plans;
+}
+
+describe('searching 6,000 access packages', () => {
+  for (const field of ['all', 'name', 'resources'] as const) {
+    it(`by ${field} uses the trigram indexes and scans no table`, async () => {
+      const plans = await plansOf('payroll', field);
+      expect(plans.length).toBe(2);
+      for (const plan of plans) {
+        expect(plan, plan).not.toMatch(/Seq Scan on (access_packages|resources|resource_roles|access_package_resource_roles)\b/);
+        if (field !== 'resources') expect(plan, plan).toMatch(/Bitmap Index Scan on access_packages_name_trgm/);
+        if (field === 'all') expect(plan, plan).toMatch(/Bitmap Index Scan on access_packages_description_trgm/);
+        if (field !== 'name') expect(plan, plan).toMatch(/Bitmap Index Scan on resources_name_trgm/);
+      }
+    });
+  }
+
+  it('finds what it should', async () => {
+    const found = await listAvailable(db, requestor, new Date(), { q: 'payroll', field: 'all' }, {}, 20);
+    expect(found.length).toBeGreaterThan(0);
+    for (const p of found) {
+      const text = `${p.name} ${p.description} ${p.resources.map((r) => r.resourceName).join(' ')}`.toLowerCase();
+      expect(text).toContain('payroll');
+    }
+  });
+});
