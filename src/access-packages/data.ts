@@ -24,9 +24,35 @@ function escapeLike(text: string): string {
   return text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** Packages listed under Available: not hidden, catalog enabled, some policy takes this person's requests. */
-function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }) {
-  const q = db('access_packages as p')
+/**
+ * The packages a search matches. Each branch is answered by its own trigram index (lower(name),
+ * lower(description), resource names) and their ids are collected first (an InitPlan), then fetched
+ * by primary key: no branch scans a table, and the plan does not depend on how many the planner
+ * guesses will match.
+ */
+function searchMatches(db: Knex, requestor: Requestor, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
+  const pattern = `%${escapeLike(search.q)}%`;
+  const byName = db('access_packages as n').where('n.directory_id', requestor.directoryId).whereRaw('lower(n.name) like ?', [pattern]).select('n.id');
+  const byDescription = db('access_packages as d').where('d.directory_id', requestor.directoryId).whereRaw('lower(d.description) like ?', [pattern]).select('d.id');
+  const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
+  const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
+  const byResource = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).select('aprr.access_package_id as id');
+  const ids = search.field === 'name' ? byName : search.field === 'resources' ? byResource.distinct() : byName.union(byDescription).union(byResource);
+  const matches = db('access_packages as m')
+    .whereRaw('m.id = any(array(?))', [ids])
+    .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));
+  if (order) matches.orderByRaw(`lower(m.name) ${order}, m.id ${order}`);
+  return matches;
+}
+
+/**
+ * Packages listed under Available: not hidden, catalog enabled, some policy takes this person's
+ * requests. `p.sort_name` is lower(name). With `order`, a search's matches come sorted, so a page
+ * checks the policies of the packages it shows, not of every match.
+ */
+function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
+  const base: Knex.QueryBuilder = search.q ? db.from(searchMatches(db, requestor, search, order).as('p')) : db('access_packages as p');
+  const q = base
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.directory_id', requestor.directoryId)
     .where('p.hidden', false)
@@ -34,20 +60,6 @@ function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: 
     .whereExists(function () {
       this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, requestor, now));
     });
-  if (search.q) {
-    // Each branch is answered by its own trigram index (lower(name), lower(description), resource
-    // names); their union of ids, not an OR over the packages, so no branch scans the table.
-    const pattern = `%${escapeLike(search.q)}%`;
-    const byName = db('access_packages as n').where('n.directory_id', requestor.directoryId).whereRaw('lower(n.name) like ?', [pattern]).select('n.id');
-    const byDescription = db('access_packages as d').where('d.directory_id', requestor.directoryId).whereRaw('lower(d.description) like ?', [pattern]).select('d.id');
-    const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
-    const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
-    const byResource = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).select('aprr.access_package_id as id');
-    const matches = search.field === 'name' ? byName : search.field === 'resources' ? byResource.distinct() : byName.union(byDescription).union(byResource);
-    // The matching ids are found first (an InitPlan), then fetched by primary key: the plan does not
-    // depend on how many the planner guesses will match.
-    q.whereRaw('p.id = any(array(?))', [matches]);
-  }
   return q;
 }
 
@@ -59,11 +71,13 @@ export async function listAvailable(
   page: PageRequest,
   limit: number,
 ): Promise<PackageListItem[]> {
-  const q = availableQuery(db, requestor, now, search).select('p.id', 'p.name', 'p.description', db.raw('lower(p.name) as sort_name'));
-  if (page.after) q.whereRaw('(lower(p.name), p.id) > (?, ?)', page.after as [string, string]);
-  if (page.before) q.whereRaw('(lower(p.name), p.id) < (?, ?)', page.before as [string, string]);
   const dir = page.before ? 'desc' : 'asc';
-  const rows = await q.orderByRaw(`lower(p.name) ${dir}, p.id ${dir}`).limit(limit + 1);
+  // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
+  const key = search.q ? 'p.sort_name' : 'lower(p.name)';
+  const q = availableQuery(db, requestor, now, search, dir).select('p.id', 'p.name', 'p.description', db.raw(`${key} as sort_name`));
+  if (page.after) q.whereRaw(`(${key}, p.id) > (?, ?)`, page.after as [string, string]);
+  if (page.before) q.whereRaw(`(${key}, p.id) < (?, ?)`, page.before as [string, string]);
+  const rows: { id: string; name: string; description: string; sort_name: string }[] = await q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(limit + 1);
   const resources = await resourcesOf(db, rows.map((r) => r.id));
   return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name, resources: resources.get(r.id) ?? [] }));
 }

@@ -47,7 +47,20 @@ export function auditAdminRoutes(services: Services): Router {
           'Cache-Control': 'no-store',
         });
       }
-      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve));
+      if (res.destroyed) return false;
+      if (!res.write(chunk)) {
+        // Wait until the client has read what was written, or has gone away.
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+      return !res.destroyed;
     });
     if (errors.length) {
       // Filters that the page would refuse: show the page with its messages instead of a file.

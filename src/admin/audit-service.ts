@@ -109,13 +109,14 @@ export function createAuditAdmin(deps: { db: Knex; clock: Clock }) {
 
     /**
      * The filtered entries as CSV, newest first, written in batches as they are read (at most
-     * CSV_MAX_ROWS). Returns the filter's field errors instead when the filters are not valid.
+     * CSV_MAX_ROWS; `write` answers false when nobody is reading any more). Returns the filter's
+     * field errors instead when the filters are not valid.
      */
-    async csv(scope: AdminScope, query: AuditQuery, write: (chunk: string) => Promise<void>): Promise<FieldError[]> {
+    async csv(scope: AdminScope, query: AuditQuery, write: (chunk: string) => Promise<boolean>): Promise<FieldError[]> {
       requireAdministrator(scope);
       const { filter, errors } = await toFilter(scope, query);
       if (errors.length) return errors;
-      await write('\uFEFF' + ['id', 'time (UTC)', 'actor', 'actor name', 'action', 'object type', 'object id', 'ip', 'details'].map(csvCell).join(',') + '\r\n');
+      if (!(await write('\uFEFF' + ['id', 'time (UTC)', 'actor', 'actor name', 'action', 'object type', 'object id', 'ip', 'details'].map(csvCell).join(',') + '\r\n'))) return [];
       let afterId: string | undefined;
       let written = 0;
       while (written < CSV_MAX_ROWS) {
@@ -126,7 +127,7 @@ export function createAuditAdmin(deps: { db: Knex; clock: Clock }) {
         const lines = rows.map((r) =>
           [String(r.id), new Date(r.at).toISOString(), r.actorLabel, r.actorName, r.action, r.targetType, r.targetId, r.ip, JSON.stringify(r.details ?? {})].map(csvCell).join(','),
         );
-        await write(lines.join('\r\n') + '\r\n');
+        if (!(await write(lines.join('\r\n') + '\r\n'))) break;
         written += rows.length;
         afterId = String(rows[rows.length - 1].id);
         if (fetched.length <= want) break;

@@ -579,7 +579,9 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
     const wanted = (k: number) => catalogEnabled(k % C) && (n % 5 === 0 ? category(k) === 'none' : true);
     const k = roll < 0.75 ? livePackage(u, wanted) : randomPackage(wanted);
     const pkg = k < 0 ? randomPackage(wanted) : k;
-    const origin = n % 2 ? 'admin' : 'import';
+    // Most such access came with imports; one in twenty was assigned by an administrator, which,
+    // as in the portal, leaves an adminAdd request behind it.
+    const origin = n % 20 === 1 ? 'admin' : 'import';
     let startsAt: number;
     let endsAt: number | null;
     if (roll < 0.75 && k >= 0) {
@@ -592,7 +594,21 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       startsAt = endsAt - (30 + rnd() * 300) * DAY;
     }
     startsAt = Math.floor(startsAt / 1000) * 1000;
-    writeAssignment({ pkg, policy: pkg, user: u, request: null, origin, startsAt, endsAt: endsAt === null ? null : Math.floor(endsAt / 1000) * 1000, createdAt: Math.min(startsAt, now) });
+    const createdAt = Math.min(startsAt, now);
+    const end = endsAt === null ? null : Math.floor(endsAt / 1000) * 1000;
+    let request: string | null = null;
+    if (origin === 'admin') {
+      request = id(K.request, R + n);
+      const policy = policyOf(pkg, 0);
+      add('requests', {
+        id: request, directory_id: directoryId, access_package_id: pkgId(pkg), policy_id: policyId(pkg), target_user_id: userId(u), requested_by_id: userId(0),
+        type: 'adminAdd', state: startsAt > now ? 'scheduled' : 'delivered', justification: 'Assigned by an administrator.', answers: [],
+        requested_start: startsAt > now ? iso(startsAt) : null, expiration: expirationJson(policy), resubmits_request_id: null, current_stage: null,
+        submitted_at: iso(createdAt), completed_at: iso(createdAt), updated_at: iso(createdAt),
+      });
+      audit(createdAt, 0, startsAt > now ? 'request.scheduled' : 'request.delivered', 'request', request, { startsAt: iso(startsAt), endsAt: end === null ? null : iso(end) });
+    }
+    writeAssignment({ pkg, policy: pkg, user: u, request, origin, startsAt, endsAt: end, createdAt });
     if (n % 2000 === 0) await sink.drain();
   }
   await sink.flush();

@@ -23,12 +23,6 @@ interface Extra {
  * express-session sends the headers before its own save finishes, and browsers follow a redirect
  * as soon as the headers arrive, so the next page could otherwise load the session without it.
  */
-async function redirectAfterSaving(req: Request, res: Response, to: string, flash: string): Promise<void> {
-  req.session.flash = flash;
-  await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-  redirectWithFlash(req, res, to);
-}
-
 const decided = (decision: string, name: string, access: string) =>
   decision === 'approve'
     ? `You approved ${name}’s access to ${access}.`
@@ -87,7 +81,7 @@ export function reviewRoutes(services: Services): Router {
     const id = uuidParam(req);
     try {
       const { accepted } = await reviews.acceptRecommendations(req.user!, id, actorOf(req));
-      await redirectAfterSaving(req, res, `/access-reviews/${id}`, accepted === 0 ? 'There were no recommendations left to accept.' : `You accepted ${accepted === 1 ? '1 recommendation' : `${accepted} recommendations`}.`);
+      redirectWithFlash(req, res, `/access-reviews/${id}`, accepted === 0 ? 'There were no recommendations left to accept.' : `You accepted ${accepted === 1 ? '1 recommendation' : `${accepted} recommendations`}.`);
     } catch (err) {
       if (err instanceof HttpError && err.status === 409) return showReview(req, res, id, { status: 409, refusal: err });
       throw err;
@@ -112,9 +106,9 @@ export function reviewRoutes(services: Services): Router {
       const { review, item, decision } = await reviews.decide(req.user!, id, itemId, input, actorOf(req));
       if (review.reviewerType === 'self') {
         const answer = decision === 'approve' ? `you still need access to ${item.accessLabel}` : `you no longer need access to ${item.accessLabel}`;
-        return await redirectAfterSaving(req, res, `/access-reviews/${id}`, `Thank you. You told us ${answer}.`);
+        return redirectWithFlash(req, res, `/access-reviews/${id}`, `Thank you. You told us ${answer}.`);
       }
-      await redirectAfterSaving(req, res, `/access-reviews/${id}/items/${itemId}`, decided(decision, item.subjectName, item.accessLabel));
+      redirectWithFlash(req, res, `/access-reviews/${id}/items/${itemId}`, decided(decision, item.subjectName, item.accessLabel));
     } catch (err) {
       const failed = err instanceof ValidationFailed;
       if (!failed && !(err instanceof HttpError && err.status === 409)) throw err;

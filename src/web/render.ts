@@ -68,10 +68,13 @@ export function escapeHtml(s: string): string {
  * (when the form's target does not exist there).
  */
 export function redirectWithFlash(req: Request, res: Response, to: string, flash?: string, options: { fullPage?: boolean } = {}): void {
-  if (flash && req.session) req.session.flash = flash;
-  if (options.fullPage && req.get('HX-Request') === 'true') {
-    res.set('HX-Redirect', to).status(204).end();
-    return;
-  }
-  res.redirect(303, to);
+  const go = () => {
+    if (options.fullPage && req.get('HX-Request') === 'true') res.set('HX-Redirect', to).status(204).end();
+    else res.redirect(303, to);
+  };
+  if (!flash || !req.session) return go();
+  req.session.flash = flash;
+  // Save before answering: a browser follows the redirect as soon as the headers arrive, and the
+  // next page must find the message in the session.
+  req.session.save((err) => (err ? req.next!(err) : go()));
 }

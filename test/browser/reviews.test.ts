@@ -36,7 +36,7 @@ async function shows(page: Page, text: string) {
   try {
     await page.getByText(text).waitFor();
   } catch (err) {
-    console.log('DEBUG', page.url(), await page.locator('main').innerHTML());
+    console.log(`Not found: "${text}" on ${page.url()}; the page shows:\n${await page.locator('main').innerText()}`);
     throw err;
   }
 }

@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/connect.ts';
 import type { Scale } from '../../src/perf/generate.ts';
 import { loadIntoDatabase } from '../../src/perf/load.ts';
 import { explain } from '../../src/perf/bench.ts';
+import { checkIntegrity } from '../../src/integrity/checks.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 // Real PostgreSQL only: the plans are the server's. Enough packages that a scan would be chosen if
@@ -62,5 +63,11 @@ describe('searching 6,000 access packages', () => {
       const text = `${p.name} ${p.description} ${p.resources.map((r) => r.resourceName).join(' ')}`.toLowerCase();
       expect(text).toContain('payroll');
     }
+  });
+});
+
+describe('the generated directory', () => {
+  it('keeps every invariant of the integrity checker', async () => {
+    expect(await checkIntegrity(db)).toEqual([]);
   });
 });

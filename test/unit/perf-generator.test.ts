@@ -34,7 +34,11 @@ describe('the data generator', () => {
 
     const requests = a.rows.get('requests')!;
     const assignments = a.rows.get('assignments')!;
-    expect(requests.length).toBe(SCALES.tiny.requests);
+    expect(requests.filter((r) => r.type === 'userAdd').length).toBe(SCALES.tiny.requests);
+    // Administrators' assignments carry their adminAdd request, as in the portal.
+    const adminAssignments = assignments.filter((a) => a.origin === 'admin');
+    expect(adminAssignments.length).toBeGreaterThan(0);
+    expect(adminAssignments.every((a) => requests.some((r) => r.id === a.request_id && r.type === 'adminAdd'))).toBe(true);
     expect(assignments.length).toBe(SCALES.tiny.assignments);
     const open = requests.filter((r) => ['submitted', 'pendingApproval', 'approved', 'delivering'].includes(r.state as string)).map((r) => `${r.target_user_id}/${r.access_package_id}`);
     const live = assignments.filter((r) => r.state !== 'expired').map((r) => `${r.user_id}/${r.access_package_id}`);
