@@ -11,6 +11,7 @@ import type { Logger } from './log.ts';
 import { createPassport } from './auth/passport.ts';
 import { authRoutes, directoryLinkRoutes, requireSignIn } from './auth/routes.ts';
 import { createOidcSignIn } from './auth/oidc.ts';
+import { importUploadParser } from './admin/import-upload.ts';
 import type { Services } from './services.ts';
 import { loadAssets } from './web/assets.ts';
 import { csrfProtection } from './web/csrf.ts';
@@ -122,6 +123,8 @@ export function createApp(deps: AppDeps): Express {
     }
     next();
   });
+  // Administrators' directory-file uploads (multipart) are read before the CSRF check reads their token.
+  app.use(importUploadParser());
   app.use(csrfProtection([new URL(config.baseUrl).origin]));
 
   app.use(authRoutes(services.auth, passport, oidc));

@@ -6,6 +6,7 @@ import { adminRoutes } from './admin/routes.ts';
 import { catalogAdminRoutes } from './admin/catalog-routes.ts';
 import { assignmentAdminRoutes } from './admin/assignment-routes.ts';
 import { requestAdminRoutes } from './admin/request-admin-routes.ts';
+import { reviewAdminRoutes } from './admin/review-routes.ts';
 import { peopleAdminRoutes } from './admin/people-routes.ts';
 import { auditAdminRoutes } from './admin/audit-routes.ts';
 import { importAdminRoutes } from './admin/import-routes.ts';
@@ -28,6 +29,7 @@ export function portalRoutes(services: Services): Router {
       peopleAdminRoutes(services),
       auditAdminRoutes(services),
       importAdminRoutes(services),
+      reviewAdminRoutes(services),
     ]),
   );
   router.use(reviewRoutes(services));

@@ -9,6 +9,7 @@ import { createCatalogAdmin } from './admin/catalog-service.ts';
 import { createDirectoryFileAdmin } from './admin/import-service.ts';
 import { createPeopleAdmin } from './admin/people-service.ts';
 import { createRequestAdmin } from './admin/request-admin-service.ts';
+import { createReviewAdmin } from './admin/review-service.ts';
 import { createPolicyAdmin } from './admin/policy-service.ts';
 import { adminScope } from './admin/scope.ts';
 import type { CurrentUser } from './auth/current-user.ts';
@@ -48,6 +49,7 @@ export function createServices(deps: ServiceDeps) {
       people: createPeopleAdmin(deps),
       audit: createAuditAdmin(deps),
       directoryFiles: createDirectoryFileAdmin(deps),
+      reviews: createReviewAdmin({ ...deps, notifier }),
     },
   };
 }

@@ -28,6 +28,8 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
     });
     req.session.signedInAt = Date.now();
     await auth.completeSignIn(userId, actorOf(req), method);
+    // Saved before the redirect is answered: the next page must find the sign-in time in the session.
+    await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   };
 
   /** The sign-in page, for any directory or, from a directory-hint link, for one (which may use single sign-on). */

@@ -1,7 +1,7 @@
 import { runBenchmark, SCALES } from '../perf/bench.ts';
 import { wrkAvailable } from '../perf/wrk.ts';
 
-const USAGE = `usage: npm run bench -- [--scale entra|5x|small|tiny] [--seconds 10] [--connections 32] [--threads 2] [--log-level info] [--database URL]
+const USAGE = `usage: npm run bench -- [--scale entra|5x|small|tiny] [--seconds 10] [--connections 32] [--threads 2] [--log-level info] [--node-options TEXT] [--database URL]
 
 Starts a throwaway PostgreSQL (Debian's postgresql package), loads the generated directory, starts
 Portico with NODE_ENV=production and drives it with wrk. With --database it uses that database
@@ -15,7 +15,7 @@ function fail(message: string): never {
 const args = process.argv.slice(2);
 const opts: Record<string, string> = {};
 for (let i = 0; i < args.length; i++) {
-  const m = /^--(scale|seconds|connections|threads|database|log-level)$/.exec(args[i]);
+  const m = /^--(scale|seconds|connections|threads|database|log-level|node-options)$/.exec(args[i]);
   if (!m || args[i + 1] === undefined) fail(`unknown or incomplete option: ${args[i]}`);
   opts[m[1]] = args[++i];
 }
@@ -37,5 +37,6 @@ await runBenchmark({
   threads: number('threads', 2),
   databaseUrl: opts.database,
   logLevel: opts['log-level'] ?? 'info',
+  nodeOptions: opts['node-options'],
   out: (line) => process.stdout.write(`${line}\n`),
 });

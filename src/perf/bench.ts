@@ -35,6 +35,8 @@ export interface BenchOptions {
   /** An already loaded database to use instead of a throwaway cluster (its data is changed by the run). */
   databaseUrl?: string;
   logLevel: string;
+  /** NODE_OPTIONS for the Portico process (for example --max-semi-space-size=8). */
+  nodeOptions?: string;
   out: (line: string) => void;
 }
 
@@ -167,6 +169,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
         TRUST_PROXY: 'loopback',
         LOG_LEVEL: options.logLevel,
         SWEEP_INTERVAL_SECONDS: '0',
+        ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -181,7 +184,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
         // exited
       }
     }, 200);
-    out(`\nPortico on ${url} (NODE_ENV=production, LOG_LEVEL=${options.logLevel}), pid ${pid}, ${fmt(memoryOf(pid).rss, 0)} MB resident after start`);
+    out(`\nPortico on ${url} (NODE_ENV=production, LOG_LEVEL=${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS=${options.nodeOptions}` : ''}), pid ${pid}, ${fmt(memoryOf(pid).rss, 0)} MB resident after start`);
 
     // ---- sessions --------------------------------------------------------------------------
     const rita = await signIn(url, fixtures.requestor.email, PASSWORD, BEHIND_TLS);

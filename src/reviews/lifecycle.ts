@@ -4,7 +4,7 @@ import { addDays } from '../clock.ts';
 import { recordAuditMany } from '../approvals/lifecycle.ts';
 import { revokeResourceRoles } from '../assignments/delivery.ts';
 import { day, dayTime, type Notifier } from '../notifications/notifier.ts';
-import { instanceEnd, latestOccurrence, type Recurrence } from './schedule.ts';
+import { instanceEnd, latestOccurrence, MIN_PERIOD_DAYS, type Recurrence } from './schedule.ts';
 
 /** Instances per transaction: each may hold thousands of items, so batches stay small. */
 export const REVIEW_BATCH = 20;
@@ -114,6 +114,35 @@ export async function startDueReviews(trx: Knex, now: Date, actor: Actor, notifi
     started++;
   }
   return started;
+}
+
+/**
+ * Starts an instance of one review now, outside its schedule (an administrator's "Start now"). The
+ * caller holds the review FOR UPDATE and has made sure none of its instances is active. It lasts
+ * `durationDays`, but a recurring review's at most one period: the sweep starts no occurrence
+ * within a period of this start, so the two never overlap. Null when one started at this very moment.
+ */
+export async function startReviewNow(trx: Knex, reviewId: string, now: Date, actor: Actor, notifier: Notifier): Promise<{ instanceId: string; endsAt: Date; items: number } | null> {
+  const review = (await trx('access_reviews as r').where('r.id', reviewId).first(REVIEW_COLUMNS)) as ReviewDefinition | undefined;
+  if (!review) return null;
+  const days = review.recurrence === 'once' ? review.duration_days : Math.min(review.duration_days, MIN_PERIOD_DAYS[review.recurrence]);
+  const endsAt = addDays(now, days);
+  const [instance] = await trx('access_review_instances')
+    .insert({ access_review_id: review.id, starts_at: now, ends_at: endsAt, state: 'active' })
+    .onConflict(['access_review_id', 'starts_at'])
+    .ignore()
+    .returning('id');
+  if (!instance) return null;
+  const items = await createItems(trx, review, instance.id, now);
+  await assignReviewers(trx, review, instance.id);
+  await recordAuditMany(
+    trx,
+    actor,
+    [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details: { accessReviewId: review.id, name: review.name, items, startsAt: now, endsAt, startedNow: true } }],
+    now,
+  );
+  await notifyReviewStarted(trx, notifier, review, instance.id, endsAt);
+  return { instanceId: instance.id, endsAt, items };
 }
 
 /** One item per person's access in scope now; the recommendation is kept on the item (Deny: no sign-in for 30 days). */

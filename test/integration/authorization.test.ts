@@ -27,6 +27,8 @@ const tokens = new Map<Person, string>();
 let request: string;
 /** Administration objects: a person, a group, an assignment in General (owned by Max) and one in Archive (no owner). */
 const admin = { user: '', group: '', assignment: '', archivedAssignment: '' };
+/** Access review pages: one review per kind of scope, and its active instance. */
+const reviews: Record<string, string> = {};
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -55,6 +57,16 @@ beforeAll(async () => {
       .insert({ directory_id: dir, access_package_id: pkg, policy_id: await policyId(database.db, pkg, 'Members'), user_id: otto, origin: 'import', state: 'delivered', starts_at: t.clock.now() })
       .returning('id');
     admin[key] = row.id;
+  }
+  // Access reviews, each with an active instance: of the Staff group (administrators'), of Wiki editors (General, Max's) and of Old system (Archive).
+  const reviewScopes = { group: { scope_type: 'group', scope_group_id: admin.group }, general: { scope_type: 'accessPackage', scope_access_package_id: PKG.wiki }, archived: { scope_type: 'accessPackage', scope_access_package_id: PKG.archived } };
+  for (const [key, scope] of Object.entries(reviewScopes) as [keyof typeof reviewScopes, (typeof reviewScopes)[keyof typeof reviewScopes]][]) {
+    const [review] = await database.db('access_reviews')
+      .insert({ directory_id: dir, name: `Review ${key}`, ...scope, reviewer_type: 'self', starts_on: new Date('2027-06-01T00:00:00Z'), duration_days: 7, recurrence: 'once', if_no_response: 'noChange' })
+      .returning('id');
+    const [instance] = await database.db('access_review_instances').insert({ access_review_id: review.id, starts_at: t.clock.now(), ends_at: new Date('2027-06-01T00:00:00Z'), state: 'active' }).returning('id');
+    reviews[key] = `/admin/access-reviews/${review.id}`;
+    reviews[`${key}Instance`] = `/admin/access-reviews/${review.id}/instances/${instance.id}`;
   }
 });
 afterAll(async () => {
@@ -114,6 +126,26 @@ function rows(): Row[] {
         { method: 'POST', path: '/admin/import', expect: { anonymous: 303, admin: 422, default: 404 } },
         { method: 'POST', path: '/admin/import/apply', expect: { anonymous: 303, admin: 422, default: 404 } },
         { method: 'GET', path: '/admin/export', expect: admins },
+        // Access reviews: of packages and resources for the catalog's owners too; of groups for administrators.
+        { method: 'GET', path: '/admin/access-reviews', expect: owners },
+        { method: 'GET', path: '/admin/access-reviews/new', expect: owners },
+        { method: 'POST', path: '/admin/access-reviews/new', expect: { anonymous: 303, catalogOwner: 422, admin: 422, default: 404 } },
+        ...(['general', 'group', 'archived'] as const).flatMap((key): Row[] => {
+          const who = key === 'general' ? owners : admins;
+          const refused = (status: number | 'skip') => (key === 'general' ? { anonymous: 303, catalogOwner: status, admin: status, default: 404 } : { anonymous: 303, admin: status, default: 404 });
+          return [
+            { method: 'GET', path: reviews[key], expect: who },
+            { method: 'POST', path: reviews[key], expect: refused(422) },
+            { method: 'GET', path: `${reviews[key]}/remove`, expect: who },
+            { method: 'POST', path: `${reviews[key]}/remove`, expect: refused('skip') },
+            { method: 'POST', path: `${reviews[key]}/start`, expect: refused(409) },
+            { method: 'GET', path: `${reviews[`${key}Instance`]}/stop`, expect: who },
+            { method: 'POST', path: `${reviews[`${key}Instance`]}/stop`, expect: refused('skip') },
+            { method: 'GET', path: `${reviews[`${key}Instance`]}/apply`, expect: who },
+            { method: 'POST', path: `${reviews[`${key}Instance`]}/apply`, expect: refused(409) },
+            { method: 'GET', path: `${reviews[`${key}Instance`]}/results.csv`, expect: who },
+          ];
+        }),
       ];
       return rows;
     })(),
@@ -140,6 +172,8 @@ describe('authorization matrix', () => {
     expect((await database.db('requests').where({ id: request }).first('state')).state).toBe('pendingApproval');
     expect(await database.db('requests').count('* as n')).toEqual([{ n: 1 }]);
     expect(await database.db('assignments').whereIn('id', [admin.assignment, admin.archivedAssignment]).pluck('state')).toEqual(['delivered', 'delivered']);
+    expect(await database.db('access_review_instances').pluck('state')).toEqual(['active', 'active', 'active']);
+    expect(await database.db('access_reviews').count('* as n')).toEqual([{ n: 3 }]);
   });
 
   it('lets the owner and the approver do what the matrix skipped', async () => {
