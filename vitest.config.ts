@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
-    testTimeout: 30_000,
+    testTimeout: 90_000,
     hookTimeout: 60_000,
     // expect.poll waits for pages to settle; the default second is too short on two busy cores.
     expect: { poll: { timeout: 10_000, interval: 50 } },

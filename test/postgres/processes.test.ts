@@ -146,10 +146,14 @@ describe('faults', () => {
     expect(first).toBe(200);
     const exit = portico.stop('SIGTERM');
     const statuses = await Promise.all(results);
-    // Every request the server had taken was answered in full; none failed half-way.
-    expect(statuses.filter((s) => s !== 200 && s !== 'ECONNREFUSED')).toEqual([]);
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+    // Connections still waiting to be accepted when the listener closed are reset or refused (a load
+    // balancer retries those). Every request the server began was answered in full: its log line and
+    // a 200 for each.
+    expect(statuses.filter((s) => s !== 200 && s !== 'ECONNREFUSED' && s !== 'ECONNRESET' && s !== 'UND_ERR_SOCKET')).toEqual([]);
     expect(await exit).toBe(0);
+    const served = portico.logs().split('\n').filter((l) => l.includes('"url":"/access-packages"') && l.includes('"msg":"request completed"')).length;
+    expect(statuses.filter((s) => s === 200).length).toBe(served);
+    expect(served).toBeGreaterThan(0);
     expect(portico.logs()).toContain('shutting down: finishing requests in flight');
   }, 60_000);
 
