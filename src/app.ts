@@ -100,7 +100,7 @@ export function createApp(deps: AppDeps): Express {
     session({
       name: app.locals.sessionCookieName,
       secret: config.sessionSecret,
-      store: new DatabaseSessionStore(db, SESSION_IDLE_MS),
+      store: new DatabaseSessionStore(db, SESSION_IDLE_MS, services.auth.readSession),
       resave: false,
       saveUninitialized: false,
       rolling: true,

@@ -25,19 +25,27 @@ function escapeLike(text: string): string {
 }
 
 /**
- * The packages a search matches. Each branch is answered by its own trigram index (lower(name),
- * lower(description), resource names) and their ids are collected first (an InitPlan), then fetched
- * by primary key: no branch scans a table, and the plan does not depend on how many the planner
- * guesses will match.
+ * The packages a search matches, each way answered by a trigram index: by name, lower(name); by
+ * resource, the resources' names, then their roles and packages by key; in all three, search_text
+ * (name, description and resource names, kept by triggers, see the page_keys migration). The ids
+ * are collected first (an InitPlan), then fetched by primary key, so the plan does not depend on how
+ * many the planner guesses will match. Searches hold no control characters (queryText removes
+ * them), so a search never matches across the lines of search_text.
  */
 function searchMatches(db: Knex, requestor: Requestor, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
   const pattern = `%${escapeLike(search.q)}%`;
-  const byName = db('access_packages as n').where('n.directory_id', requestor.directoryId).whereRaw('lower(n.name) like ?', [pattern]).select('n.id');
-  const byDescription = db('access_packages as d').where('d.directory_id', requestor.directoryId).whereRaw('lower(d.description) like ?', [pattern]).select('d.id');
-  const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
-  const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
-  const byResource = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).select('aprr.access_package_id as id');
-  const ids = search.field === 'name' ? byName : search.field === 'resources' ? byResource.distinct() : byName.union(byDescription).union(byResource);
+  const inDirectory = () => db('access_packages as n').where('n.directory_id', requestor.directoryId).select('n.id');
+  const byResource = () => {
+    const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
+    const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
+    return db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).distinct('aprr.access_package_id as id');
+  };
+  const ids =
+    search.field === 'name'
+      ? inDirectory().whereRaw('lower(n.name) like ?', [pattern])
+      : search.field === 'resources'
+        ? byResource()
+        : inDirectory().whereRaw('n.search_text like ?', [pattern]);
   const matches = db('access_packages as m')
     .whereRaw('m.id = any(array(?))', [ids])
     .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));

@@ -12,15 +12,28 @@ interface RequestorFacts {
   sponsorIds: string[];
 }
 
+/** What approver rules need to know about each of these people, loaded together. */
+export async function requestorFactsMany(db: Knex, userIds: string[]): Promise<Map<string, RequestorFacts>> {
+  const ids = [...new Set(userIds)];
+  const facts = new Map<string, RequestorFacts>(ids.map((id) => [id, { id, managerId: null, sponsorIds: [] }]));
+  if (ids.length === 0) return facts;
+  const managers = await db('users as u')
+    .join('users as m', 'm.id', 'u.manager_id')
+    .whereRaw('u.id = any(?::uuid[])', [ids])
+    .whereNull('m.disabled_at')
+    .select('u.id', 'm.id as manager_id');
+  for (const row of managers) facts.get(row.id)!.managerId = row.manager_id;
+  const sponsors = await db('user_sponsors as s')
+    .join('users as u', 'u.id', 's.sponsor_id')
+    .whereRaw('s.user_id = any(?::uuid[])', [ids])
+    .whereNull('u.disabled_at')
+    .select('s.user_id', 's.sponsor_id');
+  for (const row of sponsors) facts.get(row.user_id)!.sponsorIds.push(row.sponsor_id);
+  return facts;
+}
+
 export async function requestorFacts(db: Knex, userId: string): Promise<RequestorFacts> {
-  const user = await db('users').where({ id: userId }).first('id', 'manager_id');
-  const sponsors = await db('user_sponsors as s').join('users as u', 'u.id', 's.sponsor_id').where('s.user_id', userId).whereNull('u.disabled_at').pluck('s.sponsor_id');
-  let managerId: string | null = user?.manager_id ?? null;
-  if (managerId) {
-    const manager = await db('users').where({ id: managerId }).whereNull('disabled_at').first('id');
-    if (!manager) managerId = null;
-  }
-  return { id: userId, managerId, sponsorIds: sponsors };
+  return (await requestorFactsMany(db, [userId])).get(userId)!;
 }
 
 /** Active users an approver entry stands for (a group means its members). */

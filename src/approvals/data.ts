@@ -15,9 +15,9 @@ export interface PendingApproval {
 
 /** Stages waiting for this approver, soonest deadline first (keyset on due_at, request id). Never their own requests. */
 export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
-  // The page's rows are chosen from the approver's open stages first (index-only at scale), and only
-  // those rows are joined to their package and requestor: an approver with a thousand requests waiting
-  // costs a thousand index probes, not four thousand.
+  // The approver's open items are read in deadline order from their index (each carries its stage's
+  // deadline) until a page of them is found pending, and only those rows are joined to their
+  // package and requestor: a thousand requests waiting cost a page of probes, not a thousand.
   const dir = page.before ? 'desc' : 'asc';
   const rows = db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
@@ -27,10 +27,10 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
     .where('s.state', 'pending')
     .where('r.state', 'pendingApproval')
     .whereNot('r.target_user_id', userId)
-    .select('r.id', 's.position', 's.due_at', 'r.submitted_at', 'r.access_package_id', 'r.target_user_id', 'a.kind');
-  if (page.after) rows.whereRaw('(s.due_at, r.id) > (?, ?)', page.after as [Date, string]);
-  if (page.before) rows.whereRaw('(s.due_at, r.id) < (?, ?)', page.before as [Date, string]);
-  rows.orderByRaw(`s.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
+    .select('r.id', 's.position', 'a.due_at', 'r.submitted_at', 'r.access_package_id', 'r.target_user_id', 'a.kind');
+  if (page.after) rows.where('a.due_at', '>=', page.after[0] as Date).whereRaw('(a.due_at, r.id) > (?, ?)', page.after as [Date, string]);
+  if (page.before) rows.where('a.due_at', '<=', page.before[0] as Date).whereRaw('(a.due_at, r.id) < (?, ?)', page.before as [Date, string]);
+  rows.orderByRaw(`a.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
   return db
     .from(rows.as('t'))
     .join('access_packages as p', 'p.id', 't.access_package_id')

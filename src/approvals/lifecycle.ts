@@ -1,28 +1,12 @@
 import type { Knex } from 'knex';
-import type { Actor } from '../audit/audit.ts';
+import { recordAuditMany, type Actor } from '../audit/audit.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import type { PolicyApprover } from '../policies/policy.ts';
-import { requestorFacts, resolveEscalationApprovers } from './approvers.ts';
+import { groupBy } from '../shared/collections.ts';
+import { requestorFactsMany, resolveEscalationApprovers } from './approvers.ts';
 
-export const BATCH = 2000;
-
-/** Appends audit entries in one statement (the sweep writes thousands at a time). */
-export async function recordAuditMany(trx: Knex, actor: Actor, entries: { action: string; targetType: string; targetId: string; directoryId: string; details?: Record<string, unknown> }[], at: Date): Promise<void> {
-  for (let i = 0; i < entries.length; i += 1000) {
-    await trx('audit_log').insert(
-      entries.slice(i, i + 1000).map((e) => ({
-        directory_id: e.directoryId,
-        at,
-        actor_id: actor.userId,
-        actor_label: actor.label,
-        action: e.action,
-        target_type: e.targetType,
-        target_id: e.targetId,
-        details: JSON.stringify(e.details ?? {}),
-      })),
-    );
-  }
-}
+/** Rows a sweep step takes per transaction. */
+export const BATCH = 5000;
 
 /**
  * Requests whose current stage passed its deadline become Expired, in batches, set-based. Rows
@@ -46,15 +30,17 @@ export async function expireDueStages(trx: Knex, now: Date, actor: Actor, notifi
   if (due.length === 0) return 0;
   const stageIds = due.map((d) => d.stage_id);
   const requestIds = due.map((d) => d.request_id);
-  await trx('request_stages').whereIn('id', stageIds).update({ state: 'expired' });
-  await trx('request_stages').whereIn('request_id', requestIds).where('state', 'waiting').update({ state: 'canceled' });
-  await trx('requests').whereIn('id', requestIds).update({ state: 'expired', completed_at: now, updated_at: now });
-  const approvers = await trx('request_stage_approvers').whereIn('stage_id', stageIds).select('stage_id', 'user_id');
-  await trx('request_stage_approvers').whereIn('stage_id', stageIds).update({ open: false });
+  await trx('request_stages').whereRaw('id = any(?::uuid[])', [stageIds]).update({ state: 'expired' });
+  await trx('request_stages').whereRaw('request_id = any(?::uuid[])', [requestIds]).where('state', 'waiting').update({ state: 'canceled' });
+  await trx('requests').whereRaw('id = any(?::uuid[])', [requestIds]).update({ state: 'expired', completed_at: now, updated_at: now });
+  const approvers = groupBy(
+    (await trx('request_stage_approvers').whereRaw('stage_id = any(?::uuid[])', [stageIds]).update({ open: false }).returning(['stage_id', 'user_id'])) as { stage_id: string; user_id: string }[],
+    (a) => a.stage_id,
+  );
   await recordAuditMany(trx, actor, due.map((d) => ({ action: 'request.expired', targetType: 'request', targetId: d.request_id, directoryId: d.directory_id, details: { stage: d.position } })), now);
   await notifier.requestsExpired(
     trx,
-    due.map((d) => ({ requestId: d.request_id, stage: d.position, approverIds: approvers.filter((a) => a.stage_id === d.stage_id).map((a) => a.user_id) })),
+    due.map((d) => ({ requestId: d.request_id, stage: d.position, approverIds: (approvers.get(d.stage_id) ?? []).map((a) => a.user_id) })),
   );
   return due.length;
 }
@@ -77,19 +63,19 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
     .skipLocked()
     .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 'r.id as request_id', 'r.directory_id', 'r.target_user_id');
   if (due.length === 0) return 0;
+  const facts = await requestorFactsMany(trx, due.map((d) => d.target_user_id));
   const forwarded: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[] = [];
+  const rows: { stage_id: string; user_id: string; kind: 'escalation'; open: boolean; due_at: Date }[] = [];
   for (const d of due) {
-    const alternates = await resolveEscalationApprovers(trx, d.approver_rules as PolicyApprover[], await requestorFacts(trx, d.target_user_id));
-    if (alternates.length) {
-      await trx('request_stage_approvers')
-        .insert(alternates.map((a) => ({ stage_id: d.stage_id, user_id: a.userId, kind: 'escalation', open: true })))
-        .onConflict(['stage_id', 'user_id'])
-        .ignore();
-    }
+    const alternates = await resolveEscalationApprovers(trx, d.approver_rules as PolicyApprover[], facts.get(d.target_user_id)!);
+    for (const a of alternates) rows.push({ stage_id: d.stage_id, user_id: a.userId, kind: 'escalation', open: true, due_at: d.due_at });
     forwarded.push({ requestId: d.request_id, stage: d.position, approverIds: alternates.map((a) => a.userId), dueAt: new Date(d.due_at) });
   }
-  await trx('request_stages').whereIn('id', due.map((d) => d.stage_id)).update({ escalated_at: now });
-  const names = new Map((await trx('users').whereIn('id', forwarded.flatMap((f) => f.approverIds)).select('id', 'display_name')).map((u) => [u.id, u.display_name]));
+  for (let i = 0; i < rows.length; i += 1000) {
+    await trx('request_stage_approvers').insert(rows.slice(i, i + 1000)).onConflict(['stage_id', 'user_id']).ignore();
+  }
+  await trx('request_stages').whereRaw('id = any(?::uuid[])', [due.map((d) => d.stage_id)]).update({ escalated_at: now });
+  const names = new Map((await trx('users').whereRaw('id = any(?::uuid[])', [[...new Set(rows.map((r) => r.user_id))]]).select('id', 'display_name')).map((u) => [u.id, u.display_name]));
   await recordAuditMany(
     trx,
     actor,

@@ -45,7 +45,7 @@ export async function startStage(trx: Knex, requestId: string, position: number,
       escalate_at: stage.escalation_after_days ? addDays(now, stage.escalation_after_days) : null,
     });
   if (approvers.length) {
-    await trx('request_stage_approvers').insert(approvers.map((a) => ({ stage_id: stage.id, user_id: a.userId, kind: a.kind, open: true })));
+    await trx('request_stage_approvers').insert(approvers.map((a) => ({ stage_id: stage.id, user_id: a.userId, kind: a.kind, open: true, due_at: dueAt })));
   }
   await trx('requests').where({ id: requestId }).update({ current_stage: position, updated_at: now });
   return { stageId: stage.id, approvers, dueAt };

@@ -1,22 +1,25 @@
 import type { Knex } from 'knex';
-import type { Actor } from '../audit/audit.ts';
+import { recordAuditMany, type Actor } from '../audit/audit.ts';
 import { addDays } from '../clock.ts';
-import { BATCH, recordAuditMany } from '../approvals/lifecycle.ts';
+import { BATCH } from '../approvals/lifecycle.ts';
 import type { Notifier } from '../notifications/notifier.ts';
+
+/**
+ * Claims up to `limit` assignments in `state` that fall due by `now` (FOR UPDATE SKIP LOCKED, so
+ * processes sweeping at once take different rows) and changes them in the same statement.
+ */
+function claimDue(trx: Knex, state: 'scheduled' | 'delivered', due: 'starts_at' | 'ends_at', now: Date, limit: number, change: Record<string, unknown>) {
+  return trx('assignments')
+    .whereIn('id', trx('assignments').where('state', state).where(due, '<=', now).orderBy(due).limit(limit).forUpdate().skipLocked().select('id'))
+    .update(change)
+    .returning(['id', 'request_id', 'directory_id']) as Promise<{ id: string; request_id: string | null; directory_id: string }[]>;
+}
 
 /** Scheduled assignments whose start has come are delivered with their grants (and their requests with them). */
 export async function startDueAssignments(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
-  const due = await trx('assignments')
-    .where('state', 'scheduled')
-    .where('starts_at', '<=', now)
-    .orderBy('starts_at')
-    .limit(options.limit ?? BATCH)
-    .forUpdate()
-    .skipLocked()
-    .select('id', 'access_package_id', 'request_id', 'directory_id');
+  const due = await claimDue(trx, 'scheduled', 'starts_at', now, options.limit ?? BATCH, { state: 'delivered', updated_at: now });
   if (due.length === 0) return 0;
   const ids = due.map((a) => a.id);
-  await trx('assignments').whereIn('id', ids).update({ state: 'delivered', updated_at: now });
   await trx.raw(
     `insert into assignment_grants (assignment_id, resource_role_id, granted_at)
      select a.id, aprr.resource_role_id, ? from assignments a
@@ -25,13 +28,15 @@ export async function startDueAssignments(trx: Knex, now: Date, actor: Actor, no
      on conflict (assignment_id, resource_role_id) do nothing`,
     [now, ids],
   );
-  const requestIds = due.map((a) => a.request_id).filter(Boolean);
-  if (requestIds.length) await trx('requests').whereIn('id', requestIds).where('state', 'scheduled').update({ state: 'delivered', updated_at: now });
-  await recordAuditMany(trx, actor, due.map((a) => ({ action: 'assignment.started', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })), now);
+  const requestIds = due.flatMap((a) => (a.request_id ? [a.request_id] : []));
+  if (requestIds.length) await trx('requests').whereRaw('id = any(?::uuid[])', [requestIds]).where('state', 'scheduled').update({ state: 'delivered', updated_at: now });
   await recordAuditMany(
     trx,
     actor,
-    due.filter((a) => a.request_id).map((a) => ({ action: 'request.delivered', targetType: 'request', targetId: a.request_id, directoryId: a.directory_id })),
+    [
+      ...due.map((a) => ({ action: 'assignment.started', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })),
+      ...due.filter((a) => a.request_id).map((a) => ({ action: 'request.delivered', targetType: 'request', targetId: a.request_id!, directoryId: a.directory_id })),
+    ],
     now,
   );
   await notifier.accessGranted(trx, ids);
@@ -40,24 +45,17 @@ export async function startDueAssignments(trx: Knex, now: Date, actor: Actor, no
 
 /** Delivered assignments whose end has come are Expired ("Access expired"), their grants revoked. */
 export async function endDueAssignments(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
-  const due = await trx('assignments')
-    .where('state', 'delivered')
-    .whereNotNull('ends_at')
-    .where('ends_at', '<=', now)
-    .orderBy('ends_at')
-    .limit(options.limit ?? BATCH)
-    .forUpdate()
-    .skipLocked()
-    .select('id', 'directory_id', 'request_id');
+  const due = await claimDue(trx, 'delivered', 'ends_at', now, options.limit ?? BATCH, { state: 'expired', ended_at: now, end_reason: 'expired', updated_at: now });
   if (due.length === 0) return 0;
   const ids = due.map((a) => a.id);
-  await trx('assignments').whereIn('id', ids).update({ state: 'expired', ended_at: now, end_reason: 'expired', updated_at: now });
-  await trx('assignment_grants').whereIn('assignment_id', ids).whereNull('revoked_at').update({ revoked_at: now });
-  await recordAuditMany(trx, actor, due.map((a) => ({ action: 'assignment.expired', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })), now);
+  await trx('assignment_grants').whereRaw('assignment_id = any(?::uuid[])', [ids]).whereNull('revoked_at').update({ revoked_at: now });
   await recordAuditMany(
     trx,
     actor,
-    due.filter((a) => a.request_id).map((a) => ({ action: 'request.accessEnded', targetType: 'request', targetId: a.request_id, directoryId: a.directory_id })),
+    [
+      ...due.map((a) => ({ action: 'assignment.expired', targetType: 'assignment', targetId: a.id, directoryId: a.directory_id })),
+      ...due.filter((a) => a.request_id).map((a) => ({ action: 'request.accessEnded', targetType: 'request', targetId: a.request_id!, directoryId: a.directory_id })),
+    ],
     now,
   );
   await notifier.accessEnded(trx, ids, 'its end date has passed.');

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { CurrentUser } from './current-user.ts';
+import type { StoredSession } from '../web/session-store.ts';
 
 export interface SignInCandidate {
   id: string;
@@ -29,23 +30,32 @@ export async function findSignInCandidates(db: Knex, email: string, directoryHin
   return q;
 }
 
-export async function loadCurrentUser(db: Knex, userId: string): Promise<CurrentUser | null> {
-  const row = await db('users as u')
-    .join('directories as d', 'd.id', 'u.directory_id')
-    .where('u.id', userId)
-    .whereNull('u.disabled_at')
-    .first(
-      'u.id',
-      'u.email',
-      'u.display_name',
-      'u.type',
-      'u.is_admin',
-      'd.id as directory_id',
-      'd.hint as directory_hint',
-      'd.name as directory_name',
-      db.raw('exists (select 1 from catalog_owners co where co.user_id = u.id) as owns_catalogs'),
-    );
-  if (!row) return null;
+/** The person as CurrentUser, from `users as u` joined to `directories as d`. */
+const currentUserColumns = (db: Knex) => [
+  'u.id',
+  'u.email',
+  'u.display_name',
+  'u.type',
+  'u.is_admin',
+  'd.id as directory_id',
+  'd.hint as directory_hint',
+  'd.name as directory_name',
+  db.raw('exists (select 1 from catalog_owners co where co.user_id = u.id) as owns_catalogs'),
+];
+
+interface CurrentUserRow {
+  id: string;
+  email: string;
+  display_name: string;
+  type: CurrentUser['type'];
+  is_admin: boolean;
+  directory_id: string;
+  directory_hint: string;
+  directory_name: string;
+  owns_catalogs: boolean;
+}
+
+function toCurrentUser(row: CurrentUserRow): CurrentUser {
   return {
     id: row.id,
     email: row.email,
@@ -55,6 +65,37 @@ export async function loadCurrentUser(db: Knex, userId: string): Promise<Current
     ownsCatalogs: row.owns_catalogs,
     directory: { id: row.directory_id, hint: row.directory_hint, name: row.directory_name },
   };
+}
+
+export async function loadCurrentUser(db: Knex, userId: string): Promise<CurrentUser | null> {
+  const row = await db('users as u')
+    .join('directories as d', 'd.id', 'u.directory_id')
+    .where('u.id', userId)
+    .whereNull('u.disabled_at')
+    .first(currentUserColumns(db));
+  return row ? toCurrentUser(row) : null;
+}
+
+/** Who a session row belongs to, read with it: the id it names, and that person if still active. */
+export interface SessionPerson {
+  userId: string | null;
+  user: CurrentUser | null;
+}
+
+/**
+ * A live session and its signed-in person in one query (the person as loadCurrentUser reads
+ * them: null when disabled), so a page costs one statement for both, as fresh as two.
+ */
+export async function readSessionWithPerson(db: Knex, sid: string, now: Date): Promise<StoredSession | null> {
+  const row = await db('sessions as s')
+    .leftJoin('users as u', (on) => on.on('u.id', 's.user_id').andOnNull('u.disabled_at'))
+    .leftJoin('directories as d', 'd.id', 'u.directory_id')
+    .where('s.sid', sid)
+    .where('s.expires_at', '>', now)
+    .first('s.sess', 's.expires_at', 's.user_id', ...currentUserColumns(db));
+  if (!row) return null;
+  const person: SessionPerson = { userId: row.user_id, user: row.id ? toCurrentUser(row) : null };
+  return { sess: row.sess, expiresAt: new Date(row.expires_at), with: person };
 }
 
 export async function recordSignIn(db: Knex, userId: string, at: Date): Promise<void> {

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { verifyPassword } from './password.ts';
 import { accountKey, addressKey, clearFailures, lockedUntil, recordFailure, THROTTLE } from './throttle.ts';
-import { findSignInCandidates, loadCurrentUser, recordSignIn, directoryNames } from './data.ts';
+import { findSignInCandidates, loadCurrentUser, readSessionWithPerson, recordSignIn, directoryNames } from './data.ts';
 import type { CurrentUser } from './current-user.ts';
 
 export type PasswordSignInResult =
@@ -72,6 +72,7 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
     },
 
     loadCurrentUser: (userId: string) => loadCurrentUser(db, userId),
+    readSession: (sid: string, now: Date) => readSessionWithPerson(db, sid, now),
     directoriesOf: (userIds: string[]) => directoryNames(db, userIds),
   };
 }

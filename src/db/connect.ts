@@ -5,6 +5,7 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
+import { prepareStatements } from './prepared.ts';
 
 // bigint (count(*), bigserial) as a number and `date` as its 'YYYY-MM-DD' text, the same on both backends.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
@@ -35,7 +36,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     const db = knexFactory({
       client: 'pg',
       connection: target.url,
-      pool: { min: 0, max: target.poolMax ?? 10 },
+      pool: {
+        min: 0,
+        max: target.poolMax ?? 10,
+        afterCreate: (connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) => {
+          prepareStatements(connection);
+          done(null, connection);
+        },
+      },
       acquireConnectionTimeout: 10_000,
     });
     return { db, kind: 'postgres', url: target.url, close: () => db.destroy() };

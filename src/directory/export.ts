@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DirectoryFile, SignIn } from './format.ts';
+import { groupBy } from '../shared/collections.ts';
 
 /**
  * Writes a directory out in the import format, so that export → import → export gives the same
@@ -37,16 +38,6 @@ const sortedKeys = (o: Record<string, string>) => Object.fromEntries(Object.entr
 function signInOf(stored: unknown): SignIn {
   const oidc = (stored as { oidc?: Record<string, string> } | null)?.oidc;
   return oidc ? { oidc: { issuer: oidc.issuer, clientId: oidc.clientId, clientSecretEnv: oidc.clientSecretEnv } } : { password: true };
-}
-
-function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const r of rows) {
-    const k = key(r);
-    if (!out.has(k)) out.set(k, []);
-    out.get(k)!.push(r);
-  }
-  return out;
 }
 
 async function build(trx: Knex.Transaction, hint: string): Promise<DirectoryFile | null> {

@@ -330,6 +330,14 @@ async function run(trx: Knex.Transaction, file: ParsedDirectory, now: Date, opti
     userUpdates,
   );
   await bulkUpdate(trx, 'users', [['manager_id', 'uuid']], managerUpdates);
+  // Access reviews list people by their name in lowercase, stored on each item: a rename moves them.
+  for (const chunk of chunks(userUpdates.map((u) => u.id as string))) {
+    await trx.raw(
+      `update access_review_items it set subject_sort_name = lower(u.display_name) from users u
+       where u.id = it.subject_user_id and u.id = any(?::uuid[]) and it.subject_sort_name <> lower(u.display_name)`,
+      [chunk],
+    );
+  }
 
   const emailOf = new Map<string, string>([...userId].map(([email, id]) => [id, email]));
   const markUser = (field: string) => (id: string) => {

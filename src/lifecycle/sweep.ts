@@ -29,37 +29,55 @@ const actor = systemActor('lifecycle');
 
 const MAX_BATCHES_PER_RUN = 100;
 
-/** Runs a step in batches, each in its own transaction, until a batch comes back short (or the run's share is done). */
-async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, size = BATCH): Promise<number> {
+/**
+ * Runs a step in batches, each in its own transaction, until a batch comes back short (or the run's
+ * share is done). Steps that claim their rows FOR UPDATE SKIP LOCKED may run on several connections
+ * at once (`workers`), each taking the next batch the others have not.
+ */
+async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options: { size?: number; workers?: number } = {}): Promise<number> {
+  const size = options.size ?? BATCH;
+  let batches = 0;
   let total = 0;
-  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const n = await db.transaction(step);
-    total += n;
-    if (n < size) return total;
-  }
+  const worker = async () => {
+    while (batches < MAX_BATCHES_PER_RUN) {
+      batches++;
+      const n = await db.transaction(step);
+      total += n;
+      if (n < size) return;
+    }
+  };
+  await Promise.all(Array.from({ length: options.workers ?? 1 }, worker));
   return total;
 }
 
 /**
  * Applies every time-based rule as of `now`: deadlines, escalations, scheduled starts, ends,
  * reminders, and access reviews (ends with their results, new instances, midpoint reminders). Idempotent (a second run at the same moment changes nothing) and safe to run in
- * several processes at once (rows are claimed with FOR UPDATE SKIP LOCKED).
+ * several processes at once (rows are claimed with FOR UPDATE SKIP LOCKED), so it uses several
+ * connections itself: requests are swept beside assignments and reviews, and the large steps take
+ * two batches at a time. Assignments and reviews keep their order (an assignment that starts and
+ * ends by `now` does both).
  */
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
   const { db, notifier } = deps;
-  const report: SweepReport = {
-    requestsExpired: await inBatches(db, (trx) => expireDueStages(trx, now, actor, notifier)),
-    requestsEscalated: await inBatches(db, (trx) => escalateDueStages(trx, now, actor, notifier)),
-    assignmentsStarted: await inBatches(db, (trx) => startDueAssignments(trx, now, actor, notifier)),
-    assignmentsEnded: await inBatches(db, (trx) => endDueAssignments(trx, now, actor, notifier)),
-    remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
-    // A review's instance ends (and applies) before the next one starts, so the next sees what the last removed.
-    reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), REVIEW_BATCH),
-    reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), REVIEW_BATCH),
-    reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), REVIEW_BATCH),
-    sessionsDeleted: await deleteExpiredSessions(db, new Date()),
-  };
-  return report;
+  const claimed = { workers: 2 };
+  const [requests, assignmentsAndReviews] = await Promise.all([
+    (async () => ({
+      requestsExpired: await inBatches(db, (trx) => expireDueStages(trx, now, actor, notifier), claimed),
+      requestsEscalated: await inBatches(db, (trx) => escalateDueStages(trx, now, actor, notifier), claimed),
+    }))(),
+    (async () => ({
+      assignmentsStarted: await inBatches(db, (trx) => startDueAssignments(trx, now, actor, notifier), claimed),
+      assignmentsEnded: await inBatches(db, (trx) => endDueAssignments(trx, now, actor, notifier), claimed),
+      remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
+      // Access that ended by its date is not also removed by a review ending at the same moment.
+      // A review's instance ends (and applies) before the next one starts, so the next sees what the last removed.
+      reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
+      reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
+      reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), { size: REVIEW_BATCH }),
+    }))(),
+  ]);
+  return { ...requests, ...assignmentsAndReviews, sessionsDeleted: await deleteExpiredSessions(db, new Date()) };
 }
 
 export interface Scheduler {

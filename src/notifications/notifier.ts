@@ -54,26 +54,18 @@ async function requestFacts(trx: Knex, requestId: string): Promise<RequestFacts>
 }
 
 async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<string, RequestFacts>> {
-  const map = new Map<string, RequestFacts>();
-  for (let i = 0; i < requestIds.length; i += 1000) {
-    for (const f of await loadRequestFacts(trx, requestIds.slice(i, i + 1000))) map.set(f.id, f);
-  }
-  return map;
-}
-
-async function loadRequestFacts(trx: Knex, requestIds: string[]): Promise<RequestFacts[]> {
   const rows = await trx('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .join('policies as pol', 'pol.id', 'r.policy_id')
     .join('users as u', 'u.id', 'r.target_user_id')
     .join('directories as d', 'd.id', 'r.directory_id')
-    .whereIn('r.id', requestIds)
+    .whereRaw('r.id = any(?::uuid[])', [requestIds])
     .select(
       'r.id', 'p.id as package_id', 'p.name as package_name', 'pol.name as policy_name', 'u.id as requestor_id', 'u.display_name', 'u.email',
       'r.justification', 'r.submitted_at', 'r.requested_start', 'r.requested_end', 'd.hint',
       trx.raw('(select count(*) from request_stages s where s.request_id = r.id) as stages'),
     );
-  return rows.map((r) => ({
+  return new Map(rows.map((r) => [r.id, {
     id: r.id,
     packageId: r.package_id,
     packageName: r.package_name,
@@ -87,17 +79,12 @@ async function loadRequestFacts(trx: Knex, requestIds: string[]): Promise<Reques
     requestedEnd: r.requested_end ? new Date(r.requested_end) : null,
     stages: Number(r.stages),
     hint: r.hint,
-  }));
+  }]));
 }
 
 async function recipients(trx: Knex, userIds: string[]): Promise<Recipient[]> {
-  const unique = [...new Set(userIds)];
-  const result: Recipient[] = [];
-  for (let i = 0; i < unique.length; i += 1000) {
-    const rows = await trx('users').whereIn('id', unique.slice(i, i + 1000)).whereNull('disabled_at').select('id', 'email', 'display_name', 'directory_id');
-    for (const u of rows) result.push({ userId: u.id, email: u.email, name: u.display_name, directoryId: u.directory_id });
-  }
-  return result;
+  const rows = await trx('users').whereRaw('id = any(?::uuid[])', [[...new Set(userIds)]]).whereNull('disabled_at').select('id', 'email', 'display_name', 'directory_id');
+  return rows.map((u) => ({ userId: u.id, email: u.email, name: u.display_name, directoryId: u.directory_id }));
 }
 
 function requestDetails(f: RequestFacts): [string, string][] {
@@ -131,16 +118,12 @@ export function createNotifier(deps: { views: Eta; clock: Clock; baseUrl: string
 
   interface AssignmentFacts { id: string; userId: string; endsAt: Date | null; packageId: string; packageName: string; hint: string }
   async function assignmentFacts(trx: Knex, ids: string[]): Promise<AssignmentFacts[]> {
-    const result: AssignmentFacts[] = [];
-    for (let i = 0; i < ids.length; i += 1000) {
-      const rows = await trx('assignments as a')
-        .join('access_packages as p', 'p.id', 'a.access_package_id')
-        .join('directories as d', 'd.id', 'a.directory_id')
-        .whereIn('a.id', ids.slice(i, i + 1000))
-        .select('a.id', 'a.user_id', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
-      for (const a of rows) result.push({ id: a.id, userId: a.user_id, endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint });
-    }
-    return result;
+    const rows = await trx('assignments as a')
+      .join('access_packages as p', 'p.id', 'a.access_package_id')
+      .join('directories as d', 'd.id', 'a.directory_id')
+      .whereRaw('a.id = any(?::uuid[])', [ids])
+      .select('a.id', 'a.user_id', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
+    return rows.map((a) => ({ id: a.id, userId: a.user_id, endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint }));
   }
 
   return {

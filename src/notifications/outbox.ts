@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Eta } from 'eta';
+import { jsonParameter } from '../db/json.ts';
 
 /** One email as people read it: rendered to text and HTML from the same parts. */
 export interface Message {
@@ -32,6 +33,9 @@ export interface Outgoing {
   dedupeKey?: string;
 }
 
+/** Messages per statement: each statement carries its rows as one JSON parameter. */
+const ROWS_PER_STATEMENT = 1000;
+
 /**
  * Writes messages to the outbox in the caller's transaction: each is sent if and only if the change
  * that caused it commits. Batched, so a sweep that ends 100,000 assignments writes in chunks.
@@ -48,13 +52,18 @@ export async function enqueue(trx: Knex, views: Eta, outgoing: Outgoing[], now: 
       text_body: text,
       html_body: html,
       dedupe_key: dedupeKey ?? null,
-      created_at: now,
-      // Sending is scheduled in wall-clock time (the mailer's), whatever moment the domain clock says.
-      next_attempt_at: new Date(),
     };
   });
-  for (let i = 0; i < rows.length; i += 500) {
-    await trx('notifications').insert(rows.slice(i, i + 500)).onConflict('dedupe_key').ignore();
+  // Sending is scheduled in wall-clock time (the mailer's), whatever moment the domain clock says.
+  const sendFrom = new Date();
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    await trx.raw(
+      `insert into notifications (directory_id, kind, to_user_id, to_address, subject, text_body, html_body, dedupe_key, created_at, next_attempt_at)
+       select m.directory_id, m.kind, m.to_user_id, m.to_address, m.subject, m.text_body, m.html_body, m.dedupe_key, ?::timestamptz, ?::timestamptz
+       from json_to_recordset(?::json) as m(directory_id uuid, kind text, to_user_id uuid, to_address text, subject text, text_body text, html_body text, dedupe_key text)
+       on conflict (dedupe_key) do nothing`,
+      [now, sendFrom, jsonParameter(rows.slice(i, i + ROWS_PER_STATEMENT))],
+    );
   }
 }
 

@@ -534,10 +534,10 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       });
       if (started !== null) {
         const open = stageState === 'pending';
-        for (const a of users) add('request_stage_approvers', { stage_id: stageId, user_id: userId(a), kind, open });
+        for (const a of users) add('request_stage_approvers', { stage_id: stageId, user_id: userId(a), kind, open, due_at: iso(dueAt!) });
         if (escalated && stageState !== 'pending') {
           for (const a of s.approvers.filter((x) => x.role === 'escalation').flatMap((x) => approverFor(x, u))) {
-            if (!users.includes(a)) add('request_stage_approvers', { stage_id: stageId, user_id: userId(a), kind: 'escalation', open: false });
+            if (!users.includes(a)) add('request_stage_approvers', { stage_id: stageId, user_id: userId(a), kind: 'escalation', open: false, due_at: iso(dueAt!) });
           }
         }
       }
@@ -657,7 +657,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       const decidedAt = decision ? Math.min(now, instanceStart + rnd() * (active ? now - instanceStart : duration * DAY)) : null;
       const decidedBy = decision ? reviewers[0] : null;
       add('access_review_items', {
-        id: itemId, instance_id: instanceId, subject_user_id: userId(s.user), assignment_id: s.assignment, group_id: group >= 0 ? groupId(group) : null,
+        id: itemId, instance_id: instanceId, subject_user_id: userId(s.user), subject_sort_name: userName(s.user).toLowerCase(), assignment_id: s.assignment, group_id: group >= 0 ? groupId(group) : null,
         access_label: kind === 'accessPackage' ? pkgName(pkg) : groupName(group), access_since: s.since === null ? null : iso(s.since),
         recommendation: ago !== null ? 'approve' : 'deny', decision, decided_by_id: decidedBy === null ? null : userId(decidedBy),
         decided_at: decidedAt === null ? null : iso(decidedAt), justification: decision === 'deny' ? 'No longer in this team.' : null,

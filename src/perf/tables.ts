@@ -60,7 +60,7 @@ export const TABLES = {
       escalated_at: 'timestamptz', decided_at: 'timestamptz', decided_by_id: 'uuid', decision: 'text', justification: 'text',
     },
   },
-  request_stage_approvers: { parents: ['request_stages', 'users'], columns: { stage_id: 'uuid', user_id: 'uuid', kind: 'text', open: 'boolean' } },
+  request_stage_approvers: { parents: ['request_stages', 'users'], columns: { stage_id: 'uuid', user_id: 'uuid', kind: 'text', open: 'boolean', due_at: 'timestamptz' } },
   assignments: {
     parents: ['access_packages', 'policies', 'users', 'requests'],
     columns: {
@@ -94,7 +94,7 @@ export const TABLES = {
   access_review_items: {
     parents: ['access_review_instances', 'users', 'assignments', 'groups'],
     columns: {
-      id: 'uuid', instance_id: 'uuid', subject_user_id: 'uuid', assignment_id: 'uuid', group_id: 'uuid', access_label: 'text', access_since: 'timestamptz',
+      id: 'uuid', instance_id: 'uuid', subject_user_id: 'uuid', subject_sort_name: 'text', assignment_id: 'uuid', group_id: 'uuid', access_label: 'text', access_since: 'timestamptz',
       recommendation: 'text', decision: 'text', decided_by_id: 'uuid', decided_at: 'timestamptz', justification: 'text',
     },
   },

@@ -176,6 +176,8 @@ export interface ReviewItem {
   justification: string | null;
   outcome: 'kept' | 'removed' | null;
   appliedAt: Date | null;
+  /** The person's name as items are ordered by (lowercased when the item was made, kept in step with renames). */
+  sortName: string;
 }
 
 const itemColumns = (db: Knex) => [
@@ -195,7 +197,7 @@ const itemColumns = (db: Knex) => [
   'it.justification',
   'it.outcome',
   'it.applied_at as appliedAt',
-  db.raw('lower(u.display_name) as "sortName"'),
+  'it.subject_sort_name as sortName',
 ];
 
 function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Knex.QueryBuilder {
@@ -212,18 +214,21 @@ function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Kn
   return q;
 }
 
-/** The items of an instance that this reviewer reviews (all of them when reviewerId is null), by name (keyset on lower(name), id). */
-export async function itemsFor(db: Knex, instanceId: string, reviewerId: string | null, page: PageRequest, limit: number): Promise<(ReviewItem & { sortName: string })[]> {
+/**
+ * The items of an instance that this reviewer reviews (all of them when reviewerId is null), by
+ * name: keyset on (subject_sort_name, id), read in that order from the instance's index.
+ */
+export async function itemsFor(db: Knex, instanceId: string, reviewerId: string | null, page: PageRequest, limit: number): Promise<ReviewItem[]> {
   const q = itemsQuery(db, instanceId, reviewerId);
-  if (page.after) q.whereRaw('(lower(u.display_name), it.id) > (?, ?)', page.after as [string, string]);
-  if (page.before) q.whereRaw('(lower(u.display_name), it.id) < (?, ?)', page.before as [string, string]);
+  if (page.after) q.whereRaw('(it.subject_sort_name, it.id) > (?, ?)', page.after as [string, string]);
+  if (page.before) q.whereRaw('(it.subject_sort_name, it.id) < (?, ?)', page.before as [string, string]);
   const dir = page.before ? 'desc' : 'asc';
-  return q.orderByRaw(`lower(u.display_name) ${dir}, it.id ${dir}`).limit(limit + 1);
+  return q.orderByRaw(`it.subject_sort_name ${dir}, it.id ${dir}`).limit(limit + 1);
 }
 
 /** Every item (for the results file), in name order. */
 export async function allItems(db: Knex, instanceId: string, reviewerId: string | null): Promise<ReviewItem[]> {
-  return itemsQuery(db, instanceId, reviewerId).orderByRaw('lower(u.display_name), it.id');
+  return itemsQuery(db, instanceId, reviewerId).orderByRaw('it.subject_sort_name, it.id');
 }
 
 export async function itemFor(db: Knex, instanceId: string, itemId: string, reviewerId: string): Promise<ReviewItem | null> {
@@ -233,8 +238,8 @@ export async function itemFor(db: Knex, instanceId: string, itemId: string, revi
 
 /** The next undecided item of this reviewer after the given one in name order (wrapping to the first). */
 export async function nextUndecided(db: Knex, instanceId: string, reviewerId: string, after: { sortName: string; id: string }): Promise<{ id: string; subjectName: string } | null> {
-  const base = () => itemsQuery(db, instanceId, reviewerId).whereNull('it.decision').whereNot('it.id', after.id).orderByRaw('lower(u.display_name), it.id');
-  const next = await base().whereRaw('(lower(u.display_name), it.id) > (?, ?)', [after.sortName, after.id]).first();
+  const base = () => itemsQuery(db, instanceId, reviewerId).whereNull('it.decision').whereNot('it.id', after.id).orderByRaw('it.subject_sort_name, it.id');
+  const next = await base().whereRaw('(it.subject_sort_name, it.id) > (?, ?)', [after.sortName, after.id]).first();
   const row = next ?? (await base().first());
   return row ? { id: row.id, subjectName: row.subjectName } : null;
 }

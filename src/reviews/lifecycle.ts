@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
-import type { Actor } from '../audit/audit.ts';
+import { recordAuditMany, type Actor } from '../audit/audit.ts';
 import { addDays } from '../clock.ts';
-import { recordAuditMany } from '../approvals/lifecycle.ts';
 import { revokeResourceRoles } from '../assignments/delivery.ts';
 import { day, dayTime, type Notifier } from '../notifications/notifier.ts';
 import { instanceEnd, latestOccurrence, MIN_PERIOD_DAYS, type Recurrence } from './schedule.ts';
@@ -152,8 +151,8 @@ async function createItems(trx: Knex, review: ReviewDefinition, instanceId: stri
   let result;
   if (review.scope_type === 'accessPackage') {
     result = await trx.raw(
-      `insert into access_review_items (instance_id, subject_user_id, assignment_id, access_label, access_since, recommendation)
-       select ?, a.user_id, a.id, p.name, a.starts_at, ${recommendation}
+      `insert into access_review_items (instance_id, subject_user_id, subject_sort_name, assignment_id, access_label, access_since, recommendation)
+       select ?, a.user_id, lower(u.display_name), a.id, p.name, a.starts_at, ${recommendation}
        from assignments a
        join users u on u.id = a.user_id
        join access_packages p on p.id = a.access_package_id
@@ -162,8 +161,8 @@ async function createItems(trx: Knex, review: ReviewDefinition, instanceId: stri
     );
   } else if (review.scope_type === 'group') {
     result = await trx.raw(
-      `insert into access_review_items (instance_id, subject_user_id, group_id, access_label, access_since, recommendation)
-       select ?, gm.user_id, g.id, g.name, null::timestamptz, ${recommendation}
+      `insert into access_review_items (instance_id, subject_user_id, subject_sort_name, group_id, access_label, access_since, recommendation)
+       select ?, gm.user_id, lower(u.display_name), g.id, g.name, null::timestamptz, ${recommendation}
        from group_members gm
        join groups g on g.id = gm.group_id
        join users u on u.id = gm.user_id
@@ -173,15 +172,15 @@ async function createItems(trx: Knex, review: ReviewDefinition, instanceId: stri
   } else {
     // The holders of a resource's roles: people whose live assignments carry an unrevoked grant of one of its roles.
     result = await trx.raw(
-      `insert into access_review_items (instance_id, subject_user_id, resource_role_id, access_label, access_since, recommendation)
-       select ?, a.user_id, rr.id, res.name || ': ' || rr.name, min(ag.granted_at), ${recommendation}
+      `insert into access_review_items (instance_id, subject_user_id, subject_sort_name, resource_role_id, access_label, access_since, recommendation)
+       select ?, a.user_id, lower(u.display_name), rr.id, res.name || ': ' || rr.name, min(ag.granted_at), ${recommendation}
        from assignment_grants ag
        join assignments a on a.id = ag.assignment_id
        join resource_roles rr on rr.id = ag.resource_role_id
        join resources res on res.id = rr.resource_id
        join users u on u.id = a.user_id
        where rr.resource_id = ? and ag.revoked_at is null and a.state = 'delivered' and u.disabled_at is null
-       group by a.user_id, rr.id, res.name, rr.name, u.last_sign_in_at`,
+       group by a.user_id, u.display_name, rr.id, res.name, rr.name, u.last_sign_in_at`,
       [instanceId, activeSince, review.scope_resource_id],
     );
   }

@@ -120,13 +120,12 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
       const review = await reviewerInstance(db, user, instanceId);
       const item = await itemFor(db, instanceId, itemId, user.id);
       if (!item) throw notReviewer();
-      const sortName = item.subjectName.toLowerCase();
       return {
         review,
         item,
         decisions: await decisionsOn(db, itemId),
         progress: await progressFor(db, instanceId, user.id),
-        next: await nextUndecided(db, instanceId, user.id, { sortName, id: item.id }),
+        next: await nextUndecided(db, instanceId, user.id, { sortName: item.sortName, id: item.id }),
         canDecide: isOpen(review, clock.now()),
       };
     },

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants, gzipSync } from 'node:zlib';
 import type { RequestHandler } from 'express';
 
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -17,9 +18,15 @@ const TYPES: Record<string, string> = {
 
 interface Asset {
   body: Buffer;
+  /** The body gzipped once at start (best compression), when that makes it smaller. */
+  gzip: Buffer | null;
   type: string;
   url: string;
+  /** The fingerprint in the url, which is also the ETag. */
+  hash: string;
 }
+
+const COMPRESSIBLE = new Set(['.css', '.js', '.svg', '.txt']);
 
 export interface AssetCatalog {
   url(name: string): string;
@@ -28,7 +35,8 @@ export interface AssetCatalog {
 
 /**
  * Serves public/ under fingerprinted names (/assets/css/portico.3f9a0c1d2b.css) with a year-long
- * immutable cache, so later pages reuse CSS and JS and a new release is fetched at once.
+ * immutable cache, so later pages reuse CSS and JS and a new release is fetched at once. Text
+ * assets are compressed once when Portico starts, not on every request.
  */
 export function loadAssets(dir: string = PUBLIC_DIR): AssetCatalog {
   const byName = new Map<string, Asset>();
@@ -44,7 +52,8 @@ export function loadAssets(dir: string = PUBLIC_DIR): AssetCatalog {
       const hash = createHash('sha256').update(body).digest('hex').slice(0, 10);
       const ext = path.extname(rel);
       const url = `/assets/${rel.slice(0, -ext.length)}.${hash}${ext}`;
-      const asset = { body, type: TYPES[ext] ?? 'application/octet-stream', url };
+      const gzip = COMPRESSIBLE.has(ext) ? gzipSync(body, { level: constants.Z_BEST_COMPRESSION }) : null;
+      const asset = { body, gzip: gzip && gzip.length < body.length ? gzip : null, type: TYPES[ext] ?? 'application/octet-stream', url, hash };
       byName.set(rel, asset);
       byUrl.set(url, asset);
     }
@@ -60,7 +69,12 @@ export function loadAssets(dir: string = PUBLIC_DIR): AssetCatalog {
       const asset = byUrl.get(req.path);
       if (!asset || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
       res.set({ 'Content-Type': asset.type, 'Cache-Control': 'public, max-age=31536000, immutable' });
-      res.send(asset.body);
+      if (asset.gzip) res.vary('Accept-Encoding');
+      if (asset.gzip && req.acceptsEncodings('gzip', 'identity') === 'gzip') {
+        res.set({ 'Content-Encoding': 'gzip', ETag: `"${asset.hash}-gzip"` }).send(asset.gzip);
+      } else {
+        res.set('ETag', `"${asset.hash}"`).send(asset.body);
+      }
     },
   };
 }

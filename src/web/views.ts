@@ -41,5 +41,18 @@ export function templateHelpers(assets: AssetCatalog) {
 export type TemplateHelpers = ReturnType<typeof templateHelpers>;
 
 export function createViews(options: { cache: boolean }): Eta {
-  return new Eta({ views: VIEWS_DIR, cache: options.cache, autoEscape: true, autoTrim: [false, 'nl'], debug: !options.cache });
+  const eta = new Eta({ views: VIEWS_DIR, cache: options.cache, autoEscape: true, autoTrim: [false, 'nl'], debug: !options.cache });
+  if (options.cache) {
+    // Eta works out a template's file path on every render, cached or not; with a fixed set of
+    // templates, each (template, includer) pair is worked out once.
+    const resolve = eta.resolvePath!;
+    const resolved = new Map<string, string>();
+    eta.resolvePath = function (template, meta) {
+      const key = `${meta?.filepath ?? ''}\n${template}`;
+      let path = resolved.get(key);
+      if (path === undefined) resolved.set(key, (path = resolve.call(this, template, meta)));
+      return path;
+    };
+  }
+  return eta;
 }

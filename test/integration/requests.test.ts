@@ -66,6 +66,28 @@ describe('Access packages: Available', () => {
     expect(wildcard.text).toContain('No access packages you can request match your search.');
   });
 
+  it('finds packages by what their resources are called now, after a rename or a role added or removed', async () => {
+    const agent = await signIn(t.app, USER.requestor);
+    const directoryId = (await db('users').where({ email: USER.requestor }).first('directory_id')).directory_id;
+    const resource = await db('resources').where({ directory_id: directoryId, name: 'Source Repository' }).first('id');
+    const wiki = await db('access_packages').where({ directory_id: directoryId, name: 'Wiki editors' }).first('id');
+    const role = await db('resource_roles').where({ resource_id: resource.id }).first('id');
+    const names = async (q: string, field = 'all') => (await agent.get(`/access-packages?q=${encodeURIComponent(q)}&field=${field}`)).text;
+    try {
+      await db('resources').where({ id: resource.id }).update({ name: 'Code Vault' });
+      expect(await names('code vault')).toContain('>Repository access</a>');
+      expect(await names('source repo', 'resources')).not.toContain('>Repository access</a>');
+      await db('access_package_resource_roles').insert({ access_package_id: wiki.id, resource_role_id: role.id });
+      expect(await names('code vault')).toContain('>Wiki editors</a>');
+      await db('access_package_resource_roles').where({ access_package_id: wiki.id, resource_role_id: role.id }).delete();
+      expect(await names('code vault')).not.toContain('>Wiki editors</a>');
+    } finally {
+      await db('access_package_resource_roles').where({ access_package_id: wiki.id, resource_role_id: role.id }).delete();
+      await db('resources').where({ id: resource.id }).update({ name: 'Source Repository' });
+    }
+    expect(await names('source repo', 'resources')).toContain('>Repository access</a>');
+  });
+
   it('answers only the results fragment to an htmx search, and says so with Vary', async () => {
     const agent = await signIn(t.app, USER.requestor);
     const res = await agent.get('/access-packages?q=wiki').set('HX-Request', 'true').set('HX-Target', 'package-results');
