@@ -157,6 +157,23 @@ describe('the frame', () => {
     expect(res.text).toBe(readFileSync('node_modules/htmx.org/dist/htmx.min.js', 'utf8'));
   });
 
+  it('compresses pages and text assets for browsers that accept gzip, and sends them plain to others', async () => {
+    const gzipped = await supertest(t.app).get('/sign-in').set('Accept-Encoding', 'gzip');
+    const plain = await supertest(t.app).get('/sign-in').set('Accept-Encoding', 'identity');
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    for (const res of [gzipped, plain]) expect(res.headers.vary).toMatch(/Accept-Encoding/i);
+    const strip = (html: string) => html.replace(/name="_csrf" value="[^"]*"|"X-CSRF-Token": "[^"]*"/g, '');
+    expect(strip(gzipped.text)).toBe(strip(plain.text));
+    const cssUrl = /href="(\/assets\/css\/[^"]+\.css)"/.exec(plain.text)![1];
+    const css = await supertest(t.app).get(cssUrl).set('Accept-Encoding', 'gzip, deflate');
+    const cssPlain = await supertest(t.app).get(cssUrl).set('Accept-Encoding', 'identity');
+    expect(css.headers['content-encoding']).toBe('gzip');
+    expect(cssPlain.headers['content-encoding']).toBeUndefined();
+    expect(css.text).toBe(cssPlain.text);
+    expect(css.headers.etag).not.toBe(cssPlain.headers.etag);
+  });
+
   it('reports health with the database', async () => {
     const res = await supertest(t.app).get('/healthz');
     expect(res.status).toBe(200);

@@ -1,0 +1,45 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/connect.ts';
+import { STATEMENTS_PER_CONNECTION } from '../../src/db/prepared.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+// One connection, so every statement below runs on the connection whose prepared statements we read.
+let database: Database;
+let db: Database['db'];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ poolMax: 1 });
+  db = database.db;
+});
+afterAll(async () => {
+  await database.close();
+});
+
+const prepared = async (): Promise<string[]> => (await db.raw('select statement from pg_prepared_statements')).rows.map((r: { statement: string }) => r.statement);
+
+describe('prepared statements on PostgreSQL', () => {
+  it('prepares a statement with parameters once per connection and reuses it', async () => {
+    for (let i = 0; i < 5; i++) expect((await db.raw('select ?::int + 1 as n', [i])).rows[0].n).toBe(i + 1);
+    const statements = await prepared();
+    expect(statements.filter((s) => s === 'select $1::int + 1 as n')).toHaveLength(1);
+    expect(statements.some((s) => /pg_prepared_statements/.test(s))).toBe(false);
+  });
+
+  it('answers with the new columns after a migration changes a table a prepared statement reads', async () => {
+    await db.raw('create table prepared_probe (id int primary key, name text)');
+    await db('prepared_probe').insert({ id: 1, name: 'one' });
+    expect(await db('prepared_probe').where({ id: 1 }).first()).toEqual({ id: 1, name: 'one' });
+    await db.raw(`alter table prepared_probe add column label text not null default 'new'`);
+    expect(await db('prepared_probe').where({ id: 1 }).first()).toEqual({ id: 1, name: 'one', label: 'new' });
+  });
+
+  it('keeps at most its limit of statements on a connection, dropping the least recently used', async () => {
+    for (let i = 0; i < STATEMENTS_PER_CONNECTION + 20; i++) await db.raw(`select ?::int as n${i}`, [i]);
+    const statements = await prepared();
+    expect(statements.length).toBeLessThanOrEqual(STATEMENTS_PER_CONNECTION);
+    expect(statements).toContain(`select $1::int as n${STATEMENTS_PER_CONNECTION + 19}`);
+    expect(statements).not.toContain('select $1::int as n0');
+    // A dropped statement is prepared again when it comes back.
+    expect((await db.raw('select ?::int as n0', [7])).rows[0].n0).toBe(7);
+  });
+});
