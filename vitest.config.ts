@@ -25,7 +25,6 @@ export default defineConfig({
           include: ['test/browser/**/*.test.ts'],
           globalSetup: ['test/support/global-postgres.ts'],
           testTimeout: 120_000,
-          fileParallelism: false,
         },
       },
     ],

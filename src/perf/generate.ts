@@ -199,16 +199,13 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
     roleStart[r + 1] = n;
   }
   const roleId = (i: number) => id(K.role, i);
-  const pkgRoles = (k: number): number[] => {
+  /** A package's resources, and the role of each it gives. */
+  const pkgResources = (k: number): number[] => {
     const c = k % C;
-    const n = 1 + (k % 3);
-    const roles: number[] = [];
-    for (let t = 0; t < n; t++) {
-      const r = c * RES_PER_CATALOG + ((k + t) % RES_PER_CATALOG);
-      roles.push(roleStart[r] + (mix32(k + t) % roleNames[r].length));
-    }
-    return roles;
+    return Array.from({ length: 1 + (k % 3) }, (_, t) => c * RES_PER_CATALOG + ((k + t) % RES_PER_CATALOG));
   };
+  const pkgRoles = (k: number): number[] => pkgResources(k).map((r, t) => roleStart[r] + (mix32(k + t) % roleNames[r].length));
+  const resourceNames: string[] = [];
   const pkgId = (k: number) => id(K.pkg, k);
   const pkgName = (k: number) => `${NOUNS[mix32(k + 5) % NOUNS.length]} ${QUALIFIERS[mix32(k + 6) % QUALIFIERS.length]} ${ROLE_WORDS[mix32(k + 7) % ROLE_WORDS.length]}`;
   const category = (k: number): Category => {
@@ -327,6 +324,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       const type = (['group', 'application', 'site'] as const)[j];
       const noun = NOUNS[mix32(r + 9) % NOUNS.length];
       const name = `${noun} ${QUALIFIERS[mix32(r + 10) % QUALIFIERS.length]} ${type === 'group' ? 'team' : type === 'site' ? 'site' : 'app'}`;
+      resourceNames[r] = name;
       add('resources', {
         id: id(K.resource, r), directory_id: directoryId, catalog_id: catalogId, key: `res-${r}`, type, name, description: `${noun} for ${area}.`,
         url: type === 'group' ? null : `https://${noun.toLowerCase().replaceAll(' ', '-')}-${r}.${domain}/`,
@@ -339,10 +337,11 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
   for (let k = 0; k < P; k++) {
     const c = k % C;
     const noun = NOUNS[mix32(k + 5) % NOUNS.length];
+    const description = `${VERBS[mix32(k + 8) % VERBS.length]} ${noun.toLowerCase()} for ${DEPARTMENTS[mix32(k + 12) % D].toLowerCase()} in ${QUALIFIERS[mix32(k + 13) % QUALIFIERS.length]}.`;
     add('access_packages', {
-      id: pkgId(k), directory_id: directoryId, catalog_id: id(K.catalog, c), name: pkgName(k),
-      description: `${VERBS[mix32(k + 8) % VERBS.length]} ${noun.toLowerCase()} for ${DEPARTMENTS[mix32(k + 12) % D].toLowerCase()} in ${QUALIFIERS[mix32(k + 13) % QUALIFIERS.length]}.`,
-      hidden: hidden(k),
+      id: pkgId(k), directory_id: directoryId, catalog_id: id(K.catalog, c), name: pkgName(k), description, hidden: hidden(k),
+      // What the access_packages_search_text trigger would write (triggers are off while loading).
+      search_text: [pkgName(k), description, ...pkgResources(k).map((r) => resourceNames[r]).sort()].map((t) => t.toLowerCase()).join('\n'),
     });
     for (const role of pkgRoles(k)) add('access_package_resource_roles', { access_package_id: pkgId(k), resource_role_id: roleId(role) });
     if (k % 97 === 1 && k + 1 < P) {

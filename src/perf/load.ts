@@ -170,8 +170,6 @@ export async function loadIntoDatabase(url: string, options: GenerateOptions, lo
     const sink = new DatabaseSink(client);
     const result = await generate(sink, options);
     await sink.flush();
-    // Kept by triggers, which do not fire while loading as a replica (and are slower row by row).
-    await client.query('update access_packages set search_text = access_package_search_text(id, name, description) where directory_id = $1', [result.directoryId]);
     const indexing = Date.now();
     for (const index of indexes) await client.query(index.definition);
     if (indexes.length) log(`rebuilt ${indexes.length} indexes in ${((Date.now() - indexing) / 1000).toFixed(1)} s`);

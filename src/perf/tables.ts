@@ -23,7 +23,7 @@ export const TABLES = {
   resource_roles: { parents: ['resources'], columns: { id: 'uuid', resource_id: 'uuid', name: 'text', position: 'int' } },
   access_packages: {
     parents: ['catalogs'],
-    columns: { id: 'uuid', directory_id: 'uuid', catalog_id: 'uuid', name: 'text', description: 'text', hidden: 'boolean' },
+    columns: { id: 'uuid', directory_id: 'uuid', catalog_id: 'uuid', name: 'text', description: 'text', hidden: 'boolean', search_text: 'text' },
   },
   access_package_resource_roles: { parents: ['access_packages', 'resource_roles'], columns: { access_package_id: 'uuid', resource_role_id: 'uuid' } },
   access_package_incompatibles: { parents: ['access_packages'], columns: { access_package_id: 'uuid', incompatible_id: 'uuid' } },

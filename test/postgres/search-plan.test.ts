@@ -69,4 +69,10 @@ describe('the generated directory', () => {
   it('keeps every invariant of the integrity checker', async () => {
     expect(await checkIntegrity(db)).toEqual([]);
   });
+
+  it('holds the search text the triggers would write for every package', async () => {
+    const stale = await db('access_packages').whereRaw('search_text <> access_package_search_text(id, name, description)').count({ n: '*' });
+    expect(stale[0].n).toBe(0);
+    expect(await db('access_packages').count({ n: '*' })).not.toEqual([{ n: 0 }]);
+  });
 });
