@@ -4,6 +4,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Most tests wait on PostgreSQL, HTTP and Chromium rather than compute: two files per core keep
+    // a small machine busy.
+    maxWorkers: 4,
     testTimeout: 90_000,
     hookTimeout: 60_000,
     // expect.poll waits for pages to settle; the default second is too short on two busy cores.

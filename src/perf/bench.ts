@@ -192,11 +192,12 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     // ---- sessions --------------------------------------------------------------------------
     const rita = await signIn(url, fixtures.requestor.email, PASSWORD, BEHIND_TLS);
     const approver = await signIn(url, fixtures.approver.email, PASSWORD, BEHIND_TLS);
-    const decider = await signIn(url, fixtures.decider.email, PASSWORD, BEHIND_TLS);
+    const deciders = [];
+    for (const d of fixtures.deciders) deciders.push({ session: await signIn(url, d.email, PASSWORD, BEHIND_TLS), pending: d.pending });
     const reviewer = fixtures.reviewer ? await signIn(url, fixtures.reviewer.email, PASSWORD, BEHIND_TLS) : null;
     const submitters = [];
     for (const email of fixtures.submitters) submitters.push(await signIn(url, email, PASSWORD, BEHIND_TLS));
-    out(`signed in: requestor ${fixtures.requestor.email} (${fixtures.requestor.requests} requests), approver ${fixtures.approver.email} (${fixtures.approver.pending} pending), deciding approver ${fixtures.decider.email} (${fixtures.decider.pending.length} pending), reviewer ${fixtures.reviewer?.email ?? 'none'} (${fixtures.reviewer?.items ?? 0} items), ${submitters.length} submitters`);
+    out(`signed in: requestor ${fixtures.requestor.email} (${fixtures.requestor.requests} requests), approver ${fixtures.approver.email} (${fixtures.approver.pending} pending), ${deciders.length} deciding approvers (${deciders.reduce((n, d) => n + d.pending.length, 0)} requests to decide), reviewer ${fixtures.reviewer?.email ?? 'none'} (${fixtures.reviewer?.items ?? 0} items), ${submitters.length} submitters`);
 
     const pages: { name: string; path: string; session: { cookie: string }; headers?: Record<string, string> }[] = [
       { name: 'Overview', path: '/', session: rita },
@@ -263,11 +264,13 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     out(`  ${'Submit a request (POST)'.padEnd(30)} ${fmt(submit.rps).padStart(8)} req/s  p50 ${fmt(submit.p50, 2)} ms  p99 ${fmt(submit.p99, 2)} ms${submit.errors ? `  ${submit.errors} errors (${submitItems.length} prepared)` : ''}`);
 
     // Approvals: each POST decides a different pending request.
-    const approveItems = fixtures.decider.pending.map((p) => ({
-      path: `/approvals/${p.requestId}`,
-      body: new URLSearchParams({ _csrf: decider.csrf, stage: String(p.stage), decision: 'approve', justification: 'Approved in the benchmark.' }).toString(),
-      cookie: decider.cookie,
-    }));
+    const approveItems = deciders.flatMap((d) =>
+      d.pending.map((p) => ({
+        path: `/approvals/${p.requestId}`,
+        body: new URLSearchParams({ _csrf: d.session.csrf, stage: String(p.stage), decision: 'approve', justification: 'Approved in the benchmark.' }).toString(),
+        cookie: d.session.cookie,
+      })),
+    );
     const approveScript = path.join(work, 'approve.lua');
     writeFileSync(approveScript, postScript(approveItems, load.threads, BROWSER));
     const approve = await runWrk(url + '/', { ...load, script: approveScript });

@@ -5,7 +5,8 @@ export interface BenchFixtures {
   directoryId: string;
   requestor: { email: string; requests: number; paneRequestId: string };
   approver: { email: string; pending: number };
-  decider: { email: string; pending: { requestId: string; stage: number }[] };
+  /** Approvers who decide in the benchmark, each with requests only they are asked to decide here. */
+  deciders: { email: string; pending: { requestId: string; stage: number }[] }[];
   reviewer: { email: string; instanceId: string; items: number } | null;
   submitters: string[];
   packages: { packageId: string; policyId: string }[];
@@ -26,7 +27,8 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     .first('u.id', 'u.email', db.raw('count(*)::int as n'));
   const pane = await db('requests').where({ target_user_id: requestor.id }).whereNotNull('current_stage').orderBy('submitted_at', 'desc').first('id');
 
-  // The two approvers with the most requests waiting for them: one reads Approvals, the other decides.
+  // The approvers with the most requests waiting for them: the first reads Approvals, the others
+  // decide (several, so that the benchmark does not run out of requests to decide).
   const approvers = await db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
@@ -36,17 +38,24 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     .whereNull('u.disabled_at')
     .groupBy('a.user_id', 'u.email')
     .orderBy('n', 'desc')
-    .limit(2)
+    .limit(5)
     .select('a.user_id', 'u.email', db.raw('count(*)::int as n'));
   if (approvers.length < 2) throw new Error('the directory has fewer than two approvers with pending requests');
-  const pending = await db('request_stage_approvers as a')
-    .join('request_stages as s', 's.id', 'a.stage_id')
-    .join('requests as r', 'r.id', 's.request_id')
-    .where({ 'a.user_id': approvers[1].user_id, 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval' })
-    .whereRaw('r.target_user_id <> a.user_id')
-    .whereRaw(`s.due_at > now() + interval '1 hour'`)
-    .orderBy('s.due_at', 'desc')
-    .select('r.id as requestId', 's.position as stage');
+  const taken = new Set<string>();
+  const deciders = [];
+  for (const decider of approvers.slice(1)) {
+    const pending: { requestId: string; stage: number }[] = await db('request_stage_approvers as a')
+      .join('request_stages as s', 's.id', 'a.stage_id')
+      .join('requests as r', 'r.id', 's.request_id')
+      .where({ 'a.user_id': decider.user_id, 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval' })
+      .whereRaw('r.target_user_id <> a.user_id')
+      .whereRaw(`s.due_at > now() + interval '1 hour'`)
+      .orderBy('s.due_at', 'desc')
+      .select('r.id as requestId', 's.position as stage');
+    // A request several of them may decide is decided by the first only: the others would get a 409.
+    deciders.push({ email: decider.email as string, pending: pending.filter((p) => !taken.has(p.requestId)) });
+    for (const p of pending) taken.add(p.requestId);
+  }
 
   const reviewer = await db('access_review_item_reviewers as x')
     .join('access_review_items as it', 'it.id', 'x.item_id')
@@ -85,7 +94,7 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     directoryId: dir,
     requestor: { email: requestor.email, requests: requestor.n, paneRequestId: pane.id },
     approver: { email: approvers[0].email, pending: approvers[0].n },
-    decider: { email: approvers[1].email, pending },
+    deciders,
     reviewer: reviewer ? { email: reviewer.email, instanceId: reviewer.instance_id, items: reviewer.n } : null,
     submitters,
     packages,
