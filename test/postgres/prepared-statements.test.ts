@@ -25,6 +25,10 @@ describe('prepared statements on PostgreSQL', () => {
     expect(statements.some((s) => /pg_prepared_statements/.test(s))).toBe(false);
   });
 
+  it('plans every execution for its own values, never with a generic plan', async () => {
+    expect((await db.raw('show plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_custom_plan');
+  });
+
   it('answers with the new columns after a migration changes a table a prepared statement reads', async () => {
     await db.raw('create table prepared_probe (id int primary key, name text)');
     await db('prepared_probe').insert({ id: 1, name: 'one' });
