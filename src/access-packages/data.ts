@@ -71,6 +71,11 @@ function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: 
   return q;
 }
 
+/**
+ * A page of Available: up to `limit` + 1 packages (the extra one says there is a next page). Their
+ * resources are read for the first `options.withResources` only (all by default): the service
+ * reads more rows than it shows to count the first page's matches in the same query.
+ */
 export async function listAvailable(
   db: Knex,
   requestor: Requestor,
@@ -78,6 +83,7 @@ export async function listAvailable(
   search: { q: string; field: SearchField },
   page: PageRequest,
   limit: number,
+  options: { withResources?: number } = {},
 ): Promise<PackageListItem[]> {
   const dir = page.before ? 'desc' : 'asc';
   // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
@@ -86,7 +92,7 @@ export async function listAvailable(
   if (page.after) q.whereRaw(`(${key}, p.id) > (?, ?)`, page.after as [string, string]);
   if (page.before) q.whereRaw(`(${key}, p.id) < (?, ?)`, page.before as [string, string]);
   const rows: { id: string; name: string; description: string; sort_name: string }[] = await q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(limit + 1);
-  const resources = await resourcesOf(db, rows.map((r) => r.id));
+  const resources = await resourcesOf(db, rows.slice(0, options.withResources ?? rows.length).map((r) => r.id));
   return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name, resources: resources.get(r.id) ?? [] }));
 }
 

@@ -15,11 +15,18 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
     /** The Available tab: packages this person may request, filtered by a search, a page at a time. */
     async available(user: CurrentUser, search: { q: string; field: SearchField }, page: PageRequest): Promise<{ page: Page<PackageListItem>; total: number }> {
       const now = clock.now();
+      const requestor = requestorOf(user);
+      const key = (r: PackageListItem) => [r.sortName, r.id];
+      if (!page.after && !page.before) {
+        // The first page is also the start of the count: one query reads up to COUNT_CAP + 1 matches.
+        const rows = await listAvailable(db, requestor, now, search, page, COUNT_CAP, { withResources: PACKAGE_PAGE_SIZE + 1 });
+        return { page: toPage(rows.slice(0, PACKAGE_PAGE_SIZE + 1), PACKAGE_PAGE_SIZE, page, key), total: rows.length };
+      }
       const [rows, total] = await Promise.all([
-        listAvailable(db, requestorOf(user), now, search, page, PACKAGE_PAGE_SIZE),
-        countAvailable(db, requestorOf(user), now, search, COUNT_CAP),
+        listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
+        countAvailable(db, requestor, now, search, COUNT_CAP),
       ]);
-      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [r.sortName, r.id]), total };
+      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
     },
     active: (user: CurrentUser): Promise<AssignmentListItem[]> => liveAssignments(db, user.id),
     async expired(user: CurrentUser, page: PageRequest): Promise<Page<AssignmentListItem>> {

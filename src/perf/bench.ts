@@ -158,7 +158,9 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     const url = `http://127.0.0.1:${port}`;
     const logFile = path.join(work, 'portico.log');
     const logStream = createWriteStream(logFile);
-    server = spawn(process.execPath, [path.join(ROOT, 'src/cli/start.ts')], {
+    // Started exactly as `npm start` starts it (with its Node options).
+    const startArgs = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start as string).split(' ').slice(1);
+    server = spawn(process.execPath, startArgs, {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -187,7 +189,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
         // exited
       }
     }, 200);
-    out(`\nPortico on ${url} (NODE_ENV=production, LOG_LEVEL=${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS=${options.nodeOptions}` : ''}), pid ${pid}, ${fmt(memoryOf(pid).rss, 0)} MB resident after start`);
+    out(`\nPortico on ${url} (node ${startArgs.join(' ')}, NODE_ENV=production, LOG_LEVEL=${options.logLevel}${options.nodeOptions ? `, NODE_OPTIONS=${options.nodeOptions}` : ''}), pid ${pid}, ${fmt(memoryOf(pid).rss, 0)} MB resident after start`);
 
     // ---- sessions --------------------------------------------------------------------------
     const rita = await signIn(url, fixtures.requestor.email, PASSWORD, BEHIND_TLS);

@@ -99,4 +99,22 @@ describe('queries per page', () => {
     // And the numbers are small: the session, the person, and a few queries of the page's own.
     for (const [page, n] of Object.entries(many)) expect(n, page).toBeLessThanOrEqual(12);
   });
+
+  it('shows Available a page at a time, each page with the same count, every package once', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const seen: string[] = [];
+    const counts: string[] = [];
+    let path: string | undefined = '/access-packages';
+    while (path) {
+      const html: string = (await rita.get(path)).text;
+      counts.push(/You can request ([\w ]+) access packages?\./.exec(html)![1]);
+      const rows = [...html.matchAll(/<a href="\/access-packages\/([0-9a-f-]{36})" hx-get/g)].map((m) => m[1]);
+      expect(rows.length).toBeLessThanOrEqual(20);
+      seen.push(...rows);
+      path = /<a href="([^"]+)"[^>]* rel="next">Next page<\/a>/.exec(html)?.[1].replaceAll('&amp;', '&');
+    }
+    expect(counts.length).toBeGreaterThan(2);
+    expect(new Set(counts)).toEqual(new Set([String(seen.length)]));
+    expect(new Set(seen).size).toBe(seen.length);
+  });
 });
