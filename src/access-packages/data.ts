@@ -109,7 +109,7 @@ export async function resourcesOf(db: Knex, packageIds: string[]): Promise<Map<s
   const rows = await db('access_package_resource_roles as aprr')
     .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
     .join('resources as r', 'r.id', 'rr.resource_id')
-    .whereIn('aprr.access_package_id', packageIds)
+    .whereRaw('aprr.access_package_id = any(?::uuid[])', [packageIds])
     .orderBy([{ column: 'r.name' }, { column: 'rr.position' }])
     .select('aprr.access_package_id', 'r.name as resource_name', 'r.type', 'rr.name as role_name', 'r.url', 'r.description');
   for (const row of rows) {
