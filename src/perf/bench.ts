@@ -131,7 +131,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     const db = database.db;
     let fixtures: BenchFixtures;
     try {
-      fixtures = await findFixtures(db, HINT, { submitters: 32, packages: 150 });
+      fixtures = await findFixtures(db, HINT, { submitters: 32, packages: 150, decisions: 400 * options.seconds });
 
       // ---- the search's plan ------------------------------------------------------------------
       const user = await db('users').where({ email: fixtures.requestor.email, directory_id: fixtures.directoryId }).first('id', 'type');
@@ -263,7 +263,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     writeFileSync(submitScript, postScript(submitItems, load.threads, BROWSER));
     const submit = await runWrk(url + '/', { ...load, script: submitScript });
     results.push({ name: 'Submit a request (POST)', ...submit, note: `${submitItems.length} distinct requests prepared` });
-    out(`  ${'Submit a request (POST)'.padEnd(30)} ${fmt(submit.rps).padStart(8)} req/s  p50 ${fmt(submit.p50, 2)} ms  p99 ${fmt(submit.p99, 2)} ms${submit.errors ? `  ${submit.errors} errors (${submitItems.length} prepared)` : ''}`);
+    out(`  ${'Submit a request (POST)'.padEnd(30)} ${fmt(submit.rps).padStart(8)} req/s  p50 ${fmt(submit.p50, 2)} ms  p99 ${fmt(submit.p99, 2)} ms${submit.errors ? `  ${submit.errors} refused: repeats once the ${submitItems.length} prepared ran out` : ''}`);
 
     // Approvals: each POST decides a different pending request.
     const approveItems = deciders.flatMap((d) =>
@@ -277,7 +277,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     writeFileSync(approveScript, postScript(approveItems, load.threads, BROWSER));
     const approve = await runWrk(url + '/', { ...load, script: approveScript });
     results.push({ name: 'Approve a request (POST)', ...approve, note: `${approveItems.length} pending requests prepared` });
-    out(`  ${'Approve a request (POST)'.padEnd(30)} ${fmt(approve.rps).padStart(8)} req/s  p50 ${fmt(approve.p50, 2)} ms  p99 ${fmt(approve.p99, 2)} ms${approve.errors ? `  ${approve.errors} errors (${approveItems.length} prepared)` : ''}`);
+    out(`  ${'Approve a request (POST)'.padEnd(30)} ${fmt(approve.rps).padStart(8)} req/s  p50 ${fmt(approve.p50, 2)} ms  p99 ${fmt(approve.p99, 2)} ms${approve.errors ? `  ${approve.errors} refused: repeats once the ${approveItems.length} prepared ran out` : ''}`);
 
     clearInterval(sampler);
     const memory = memoryOf(pid);
@@ -344,7 +344,7 @@ export async function explain(db: Knex, sql: string, bindings: unknown[]): Promi
 }
 
 /** The moment by which `count` items are due for the sweep (assignment ends and starts, approval deadlines). */
-async function sweepMoment(db: Knex, count: number): Promise<Date> {
+export async function sweepMoment(db: Knex, count: number): Promise<Date> {
   const row = await db.raw(
     `select t from (
        select ends_at as t from assignments where state = 'delivered' and ends_at is not null
@@ -355,7 +355,7 @@ async function sweepMoment(db: Knex, count: number): Promise<Date> {
   return new Date(row.rows[0]?.t ?? Date.now());
 }
 
-async function dueItems(db: Knex, at: Date): Promise<number> {
+export async function dueItems(db: Knex, at: Date): Promise<number> {
   const row = await db.raw(
     `select (select count(*) from assignments where state = 'delivered' and ends_at <= :at)
           + (select count(*) from assignments where state = 'scheduled' and starts_at <= :at)

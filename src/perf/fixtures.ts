@@ -12,7 +12,7 @@ export interface BenchFixtures {
   packages: { packageId: string; policyId: string }[];
 }
 
-export async function findFixtures(db: Knex, hint: string, options: { submitters: number; packages: number }): Promise<BenchFixtures> {
+export async function findFixtures(db: Knex, hint: string, options: { submitters: number; packages: number; decisions: number }): Promise<BenchFixtures> {
   const directory = await db('directories').where({ hint }).first('id');
   if (!directory) throw new Error(`no directory ${hint} in the database`);
   const dir = directory.id as string;
@@ -38,12 +38,13 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     .whereNull('u.disabled_at')
     .groupBy('a.user_id', 'u.email')
     .orderBy('n', 'desc')
-    .limit(5)
+    .limit(30)
     .select('a.user_id', 'u.email', db.raw('count(*)::int as n'));
   if (approvers.length < 2) throw new Error('the directory has fewer than two approvers with pending requests');
   const taken = new Set<string>();
   const deciders = [];
   for (const decider of approvers.slice(1)) {
+    if (taken.size >= options.decisions) break;
     const pending: { requestId: string; stage: number }[] = await db('request_stage_approvers as a')
       .join('request_stages as s', 's.id', 'a.stage_id')
       .join('requests as r', 'r.id', 's.request_id')
