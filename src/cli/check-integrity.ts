@@ -1,19 +1,10 @@
-import { ConfigError, loadConfig } from '../config.ts';
 import { databaseTarget, openDatabase } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { checkIntegrity, INTEGRITY_RULES } from '../integrity/checks.ts';
+import { configOrExit } from './config.ts';
 
 /** Verifies the invariants of the data; exits 1 on any breach (for operators, CI and the soak tests). */
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = configOrExit(2);
 const database = await openDatabase(databaseTarget(config.databaseUrl, config.dataDir));
 try {
   await migrateToLatest(database.db);

@@ -3,11 +3,11 @@
  * Writes the directory with that hint as a directory file (JSON) on standard output.
  * Exit codes: 0 done, 1 no such directory or a failure, 2 usage or configuration error.
  */
-import { ConfigError, loadConfig } from '../config.ts';
 import { databaseTarget, openDatabase } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { exportDirectory } from '../directory/export.ts';
 import { createLogger } from '../log.ts';
+import { configOrExit } from './config.ts';
 
 const USAGE = 'usage: npm run export -- HINT > directory.json';
 
@@ -21,16 +21,7 @@ if (args.length !== 1 || args[0].startsWith('-')) {
   process.exit(2);
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = configOrExit(2);
 const logger = createLogger(config.logLevel);
 const database = await openDatabase(databaseTarget(config.databaseUrl, config.dataDir));
 let exitCode = 0;

@@ -1,17 +1,8 @@
-import { ConfigError, loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { startPortico } from '../server.ts';
+import { configOrExit } from './config.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-  throw err;
-}
+const config = configOrExit(1);
 const logger = createLogger(config.logLevel);
 const portico = await startPortico(config, { logger });
 

@@ -1,11 +1,11 @@
 import { systemClock } from '../clock.ts';
-import { ConfigError, loadConfig } from '../config.ts';
 import { databaseTarget, openDatabase } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
 import { runSweep } from '../lifecycle/sweep.ts';
 import { createLogger } from '../log.ts';
 import { createMailTransport, deliverOutbox } from '../notifications/mailer.ts';
 import { createServices } from '../services.ts';
+import { configOrExit } from './config.ts';
 
 const USAGE = 'usage: npm run sweep -- [--at 2027-01-31T12:00:00Z] [--no-mail]';
 
@@ -26,16 +26,7 @@ for (let i = 0; i < args.length; i++) {
   }
 }
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = configOrExit(2);
 const logger = createLogger(config.logLevel);
 const database = await openDatabase(databaseTarget(config.databaseUrl, config.dataDir));
 try {
