@@ -12,30 +12,49 @@ interface QueryConfig {
   values?: unknown[];
   name?: string;
 }
-
-const stalePlan = (err: Error | null) => (err as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(err!.message);
+interface PgConnection {
+  parsedStatements: Record<string, string>;
+  submittedNamedStatements?: Record<string, string>;
+}
 
 /**
- * Names the statements a PostgreSQL connection sends, so the server parses and plans each once per
- * connection instead of on every request (as asyncpg and pgx do): most of Portico's queries take
- * longer to plan than to run. PostgreSQL plans the first five executions with their values and
- * keeps a generic plan afterwards only if it costs no more. Only statements with parameters are
- * named (not BEGIN, COMMIT and the like). A name is never used for a second text: a statement
- * dropped from the cache, or whose result columns a migration changed (`select *` after a new
- * column: sent again at once, under a new name), is prepared anew.
+ * Errors after which the server no longer has the statement as pg believes it does: a migration
+ * changed the result columns of a cached plan (`select *` after a new column), or the statement is
+ * gone (pg closes it when a parameter cannot be serialised; a pooler may discard it).
+ */
+const statementLost = (err: Error | null) => {
+  const code = (err as { code?: string } | null)?.code;
+  return (code === '0A000' && /cached plan must not change result type/.test(err!.message)) || code === '26000';
+};
+
+/**
+ * Names the statements a PostgreSQL connection sends, so the server parses each once per
+ * connection instead of on every request (as asyncpg and pgx do). Only statements with parameters
+ * are named (not BEGIN, COMMIT and the like). A name is never used for a second text: a statement
+ * dropped from the cache or lost on the server is prepared anew under a new name.
+ *
+ * DEALLOCATE is only ever sent while the connection is outside a transaction (pg's transaction
+ * status from the last ReadyForQuery is 'I'), so it can neither fail inside nor abort a caller's
+ * transaction; until then dropped names wait in a list. A lost statement is sent again at once
+ * only outside a transaction: inside one, the error has already aborted the transaction, so it is
+ * returned to the caller and the statement is prepared anew next time.
  */
 export function prepareStatements(client: pg.Client): void {
   const send = client.query.bind(client) as Send;
-  const parsed = (client as unknown as { connection: { parsedStatements: Record<string, string> } }).connection.parsedStatements;
+  const connection = (client as unknown as { connection: PgConnection }).connection;
+  const idle = () => client.getTransactionStatus() === 'I';
   const names = new Map<string, string>(); // text -> name, least recently used first
+  const toDeallocate: string[] = [];
   let counter = 0;
 
   const forget = (text: string) => {
-    const name = names.get(text)!;
+    const name = names.get(text);
+    if (name === undefined) return;
     names.delete(text);
-    if (parsed[name] === undefined) return;
-    delete parsed[name];
-    send(`deallocate "${name}"`, () => {});
+    const onServer = connection.parsedStatements[name] !== undefined;
+    delete connection.parsedStatements[name];
+    delete connection.submittedNamedStatements?.[name];
+    if (onServer) toDeallocate.push(name);
   };
   const nameFor = (text: string) => {
     const name = names.get(text) ?? `portico_${++counter}`;
@@ -44,17 +63,25 @@ export function prepareStatements(client: pg.Client): void {
     if (names.size > STATEMENTS_PER_CONNECTION) forget(names.keys().next().value!);
     return name;
   };
+  const deallocateWhileIdle = () => {
+    if (toDeallocate.length === 0 || !idle()) return;
+    send(toDeallocate.splice(0).map((name) => `deallocate "${name}";`).join(' '), () => {});
+  };
 
   (client as unknown as { query: Send }).query = (config, ...rest) => {
+    deallocateWhileIdle();
     const query = config as QueryConfig;
     const callback = rest[0] as Callback;
     const values = query?.values?.length ?? 0;
     if (rest.length !== 1 || typeof callback !== 'function' || typeof query?.text !== 'string' || query.name || values === 0 || values > MAX_PARAMETERS) {
       return send(config, ...rest);
     }
+    // The status before this statement runs: 'I' means it runs on its own, outside a transaction.
+    const outsideTransaction = idle();
     return send({ ...query, name: nameFor(query.text) }, (err: Error | null, result?: unknown) => {
-      if (!stalePlan(err)) return callback(err, result);
+      if (!statementLost(err)) return callback(err, result);
       forget(query.text);
+      if (!outsideTransaction) return callback(err, result);
       send({ ...query, name: nameFor(query.text) }, callback);
     });
   };

@@ -34,6 +34,16 @@ const MAX_BATCHES_PER_RUN = 100;
  * share is done). Steps that claim their rows FOR UPDATE SKIP LOCKED may run on several connections
  * at once (`workers`), each taking the next batch the others have not.
  */
+/**
+ * Waits for every task, then fails with the first failure, if any: unlike Promise.all, no part of
+ * a run is still working once the run is reported over (so stopping the server waits for all of it).
+ */
+async function allFinished<T extends unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(tasks);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
+}
+
 async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options: { size?: number; workers?: number } = {}): Promise<number> {
   const size = options.size ?? BATCH;
   let batches = 0;
@@ -46,7 +56,7 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
       if (n < size) return;
     }
   };
-  await Promise.all(Array.from({ length: options.workers ?? 1 }, worker));
+  await allFinished(...Array.from({ length: options.workers ?? 1 }, worker));
   return total;
 }
 
@@ -61,7 +71,7 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
   const { db, notifier } = deps;
   const claimed = { workers: 2 };
-  const [requests, assignmentsAndReviews] = await Promise.all([
+  const [requests, assignmentsAndReviews] = await allFinished(
     (async () => ({
       requestsExpired: await inBatches(db, (trx) => expireDueStages(trx, now, actor, notifier), claimed),
       requestsEscalated: await inBatches(db, (trx) => escalateDueStages(trx, now, actor, notifier), claimed),
@@ -76,7 +86,7 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
       reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
       reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), { size: REVIEW_BATCH }),
     }))(),
-  ]);
+  );
   return { ...requests, ...assignmentsAndReviews, sessionsDeleted: await deleteExpiredSessions(db, new Date()) };
 }
 

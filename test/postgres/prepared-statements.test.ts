@@ -37,6 +37,39 @@ describe('prepared statements on PostgreSQL', () => {
     expect(await db('prepared_probe').where({ id: 1 }).first()).toEqual({ id: 1, name: 'one', label: 'new' });
   });
 
+  it('prepares a statement again when the server has lost it (a pooler or DEALLOCATE ALL)', async () => {
+    expect((await db.raw('select ?::int * 2 as n', [3])).rows[0].n).toBe(6);
+    await db.raw('deallocate all');
+    expect((await db.raw('select ?::int * 2 as n', [4])).rows[0].n).toBe(8);
+  });
+
+  it('inside a transaction, answers a changed table with the error once, then with the new columns', async () => {
+    await db.raw('create table prepared_probe_tx (id int primary key)');
+    await db('prepared_probe_tx').insert({ id: 1 });
+    expect(await db('prepared_probe_tx').where({ id: 1 }).first()).toEqual({ id: 1 });
+    await db.raw(`alter table prepared_probe_tx add column label text not null default 'new'`);
+    // The stale plan has aborted the transaction: the caller gets the error, not a second one.
+    await expect(db.transaction((trx) => trx('prepared_probe_tx').where({ id: 1 }).first())).rejects.toThrow(/cached plan must not change result type/);
+    expect(await db.transaction((trx) => trx('prepared_probe_tx').where({ id: 1 }).first())).toEqual({ id: 1, label: 'new' });
+  });
+
+  it('never leaves more than its limit on the server, even when a statement is dropped inside a failed transaction', async () => {
+    for (let i = 0; i < STATEMENTS_PER_CONNECTION; i++) await db.raw(`select ?::int as fill${i}`, [i]);
+    await expect(
+      db.transaction(async (trx) => {
+        await trx.raw('select 1 / 0');
+      }),
+    ).rejects.toThrow(/division by zero/);
+    await expect(
+      db.transaction(async (trx) => {
+        await trx.raw('select 1 / 0').catch(() => {});
+        await trx.raw('select ?::int as one_more', [1]); // aborted transaction: refused, and one statement dropped
+      }),
+    ).rejects.toThrow(/current transaction is aborted/);
+    expect((await db.raw('select ?::int as one_more', [2])).rows[0].one_more).toBe(2);
+    expect((await prepared()).length).toBeLessThanOrEqual(STATEMENTS_PER_CONNECTION);
+  });
+
   it('keeps at most its limit of statements on a connection, dropping the least recently used', async () => {
     for (let i = 0; i < STATEMENTS_PER_CONNECTION + 20; i++) await db.raw(`select ?::int as n${i}`, [i]);
     const statements = await prepared();
