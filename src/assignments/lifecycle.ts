@@ -6,11 +6,14 @@ import type { Notifier } from '../notifications/notifier.ts';
 
 /**
  * Claims up to `limit` assignments in `state` that fall due by `now` (FOR UPDATE SKIP LOCKED, so
- * processes sweeping at once take different rows) and changes them in the same statement.
+ * processes sweeping at once take different rows) and changes them in the same statement. The
+ * claim is a materialized CTE, so it runs once whatever plan the update gets.
  */
 function claimDue(trx: Knex, state: 'scheduled' | 'delivered', due: 'starts_at' | 'ends_at', now: Date, limit: number, change: Record<string, unknown>) {
-  return trx('assignments')
-    .whereIn('id', trx('assignments').where('state', state).where(due, '<=', now).orderBy(due).limit(limit).forUpdate().skipLocked().select('id'))
+  return trx
+    .withMaterialized('claimed', (q) => q.from('assignments').where('state', state).where(due, '<=', now).orderBy(due).limit(limit).forUpdate().skipLocked().select('id'))
+    .from('assignments')
+    .whereIn('id', trx.select('id').from('claimed'))
     .update(change)
     .returning(['id', 'request_id', 'directory_id']) as Promise<{ id: string; request_id: string | null; directory_id: string }[]>;
 }
