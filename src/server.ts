@@ -55,7 +55,7 @@ export async function startPortico(
     logger,
     clock,
     intervalSeconds: config.sweepIntervalSeconds,
-    deliver: () => deliverOutbox(database.db, transport, logger),
+    deliver: () => deliverOutbox(database.db, services.views, transport, logger),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -31,7 +31,7 @@ export interface ServiceDeps {
 /** The one place that wires data access into services. */
 export function createServices(deps: ServiceDeps) {
   const views = createViews({ cache: deps.config.env === 'production' });
-  const notifier = createNotifier({ views, clock: deps.clock, baseUrl: deps.config.baseUrl });
+  const notifier = createNotifier({ clock: deps.clock, baseUrl: deps.config.baseUrl });
   return {
     auth: createAuthService(deps),
     accessPackages: createAccessPackageService(deps),
@@ -40,6 +40,8 @@ export function createServices(deps: ServiceDeps) {
     reviews: createReviewService({ ...deps, notifier }),
     overview: createOverviewService(deps),
     notifier,
+    /** The templates, for emails rendered when they are sent. */
+    views,
     admin: {
       scopeFor: (user: CurrentUser) => adminScope(deps.db, user),
       catalogs: createCatalogAdmin(deps),

@@ -37,7 +37,7 @@ try {
   const output: Record<string, unknown> = { at: clock.now().toISOString(), ...report };
   if (mail) {
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, from: config.mailFrom });
-    output.mail = await deliverOutbox(database.db, transport, logger);
+    output.mail = await deliverOutbox(database.db, services.views, transport, logger);
     transport.close();
   }
   process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);

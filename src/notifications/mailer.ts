@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Eta } from 'eta';
 import type { Knex } from 'knex';
 import nodemailer from 'nodemailer';
 import type { Logger } from '../log.ts';
@@ -47,12 +48,12 @@ export function createMailTransport(options: { smtpUrl?: string; dataDir: string
  * Sends what is due in the outbox. Each message is leased (so two processes never send it at once),
  * sent, then marked sent; a failure is retried later with backoff and never dropped.
  */
-export async function deliverOutbox(db: Knex, transport: MailTransport, logger: Logger, options: { now?: () => Date; batch?: number } = {}): Promise<{ sent: number; failed: number }> {
+export async function deliverOutbox(db: Knex, views: Eta, transport: MailTransport, logger: Logger, options: { now?: () => Date; batch?: number } = {}): Promise<{ sent: number; failed: number }> {
   const now = options.now ?? (() => new Date());
   let sent = 0;
   let failed = 0;
   for (;;) {
-    const batch = await claimDue(db, now(), options.batch ?? 50);
+    const batch = await claimDue(db, views, now(), options.batch ?? 50);
     if (batch.length === 0) break;
     for (const message of batch) {
       try {

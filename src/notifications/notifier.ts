@@ -1,4 +1,3 @@
-import type { Eta } from 'eta';
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { enqueue, type Message, type Outgoing, type Recipient } from './outbox.ts';
@@ -99,8 +98,8 @@ function requestDetails(f: RequestFacts): [string, string][] {
   return details;
 }
 
-export function createNotifier(deps: { views: Eta; clock: Clock; baseUrl: string }): Notifier {
-  const { views, clock, baseUrl } = deps;
+export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifier {
+  const { clock, baseUrl } = deps;
   const linksFor = (hint: string): Links => ({ to: (path: string) => `${baseUrl}/@${hint}${path}` });
 
   /** Builds one message per recipient and writes them all in batches. */
@@ -113,7 +112,7 @@ export function createNotifier(deps: { views: Eta; clock: Clock; baseUrl: string
         if (to) outgoing.push({ kind: item.kind, to, message: item.build(to, linksFor(item.hint)), dedupeKey: item.dedupe?.(to) });
       }
     }
-    await enqueue(trx, views, outgoing, clock.now());
+    await enqueue(trx, outgoing, clock.now());
   }
 
   interface AssignmentFacts { id: string; userId: string; endsAt: Date | null; packageId: string; packageName: string; hint: string }

@@ -38,33 +38,37 @@ const ROWS_PER_STATEMENT = 1000;
 
 /**
  * Writes messages to the outbox in the caller's transaction: each is sent if and only if the change
- * that caused it commits. Batched, so a sweep that ends 100,000 assignments writes in chunks.
+ * that caused it commits. Batched, so a sweep that ends 100,000 assignments writes in chunks. The
+ * message is kept as its parts and rendered when it is sent (claimDue).
  */
-export async function enqueue(trx: Knex, views: Eta, outgoing: Outgoing[], now: Date): Promise<void> {
-  const rows = outgoing.map(({ kind, to, message, dedupeKey }) => {
-    const { text, html } = renderMessage(views, message);
-    return {
-      directory_id: to.directoryId,
-      kind,
-      to_user_id: to.userId,
-      to_address: to.email,
-      subject: message.subject,
-      text_body: text,
-      html_body: html,
-      dedupe_key: dedupeKey ?? null,
-    };
-  });
+export async function enqueue(trx: Knex, outgoing: Outgoing[], now: Date): Promise<void> {
+  const rows = outgoing.map(({ kind, to, message, dedupeKey }) => ({
+    directory_id: to.directoryId,
+    kind,
+    to_user_id: to.userId,
+    to_address: to.email,
+    subject: message.subject,
+    message,
+    dedupe_key: dedupeKey ?? null,
+  }));
   // Sending is scheduled in wall-clock time (the mailer's), whatever moment the domain clock says.
   const sendFrom = new Date();
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
     await trx.raw(
-      `insert into notifications (directory_id, kind, to_user_id, to_address, subject, text_body, html_body, dedupe_key, created_at, next_attempt_at)
-       select m.directory_id, m.kind, m.to_user_id, m.to_address, m.subject, m.text_body, m.html_body, m.dedupe_key, ?::timestamptz, ?::timestamptz
-       from json_to_recordset(?::json) as m(directory_id uuid, kind text, to_user_id uuid, to_address text, subject text, text_body text, html_body text, dedupe_key text)
+      `insert into notifications (directory_id, kind, to_user_id, to_address, subject, message, dedupe_key, created_at, next_attempt_at)
+       select m.directory_id, m.kind, m.to_user_id, m.to_address, m.subject, m.message, m.dedupe_key, ?::timestamptz, ?::timestamptz
+       from json_to_recordset(?::json) as m(directory_id uuid, kind text, to_user_id uuid, to_address text, subject text, message jsonb, dedupe_key text)
        on conflict (dedupe_key) do nothing`,
       [now, sendFrom, jsonParameter(rows.slice(i, i + ROWS_PER_STATEMENT))],
     );
   }
+}
+
+/** A row's text and HTML: rendered from its parts, or as stored by versions that kept renderings. */
+export function renderedBodies(views: Eta, row: { message: Message | null; text_body: string | null; html_body: string | null }): { textBody: string; htmlBody: string } {
+  if (!row.message) return { textBody: row.text_body!, htmlBody: row.html_body! };
+  const { text, html } = renderMessage(views, row.message);
+  return { textBody: text, htmlBody: html };
 }
 
 export interface OutboxMessage {
@@ -80,9 +84,9 @@ const LEASE_MS = 2 * 60 * 1000;
 
 /**
  * Takes up to `limit` messages that are due and not leased by another process, and leases them for
- * two minutes (SKIP LOCKED: several Portico processes never take the same message).
+ * two minutes (SKIP LOCKED: several Portico processes never take the same message), rendered.
  */
-export async function claimDue(db: Knex, now: Date, limit: number): Promise<OutboxMessage[]> {
+export async function claimDue(db: Knex, views: Eta, now: Date, limit: number): Promise<OutboxMessage[]> {
   return db.transaction(async (trx) => {
     const rows = await trx('notifications')
       .whereNull('sent_at')
@@ -92,10 +96,10 @@ export async function claimDue(db: Knex, now: Date, limit: number): Promise<Outb
       .limit(limit)
       .forUpdate()
       .skipLocked()
-      .select('id', 'to_address', 'subject', 'text_body', 'html_body', 'attempts');
+      .select('id', 'to_address', 'subject', 'message', 'text_body', 'html_body', 'attempts');
     if (rows.length === 0) return [];
     await trx('notifications').whereIn('id', rows.map((r) => r.id)).update({ locked_until: new Date(now.getTime() + LEASE_MS) });
-    return rows.map((r) => ({ id: r.id, toAddress: r.to_address, subject: r.subject, textBody: r.text_body, htmlBody: r.html_body, attempts: r.attempts }));
+    return rows.map((r) => ({ id: r.id, toAddress: r.to_address, subject: r.subject, ...renderedBodies(views, r), attempts: r.attempts }));
   });
 }
 

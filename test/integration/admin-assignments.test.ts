@@ -4,6 +4,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
 import { clearActivity, policyId as policyIdOf, requestId, userId as userIdOf } from '../support/flows.ts';
+import { mailTo as readMail } from '../support/mail.ts';
 
 let database: Database;
 let t: TestApp;
@@ -15,7 +16,7 @@ const START = '2027-01-15T09:00:00Z';
 const policyId = (pkg: string, name: string) => policyIdOf(db, pkg, name);
 const userId = (email: string) => userIdOf(db, email);
 const list = (pkg: string) => `/admin/access-packages/${pkg}/assignments`;
-const mailTo = (email: string) => db('notifications').where({ to_address: email }).orderBy('created_at').select('kind', 'subject', 'text_body');
+const mailTo = (email: string, kind?: string) => readMail(t, email, kind);
 const liveOf = async (email: string, pkg: string) =>
   db('assignments').where({ user_id: await userId(email), access_package_id: pkg }).whereIn('state', ['scheduled', 'delivered']).first();
 
@@ -258,7 +259,7 @@ describe('removing an assignment', () => {
 
     const mails = await mailTo(USER.requestor);
     expect(mails.map((m) => m.subject)).toContain('Access has ended for Repository access');
-    expect(mails.find((m) => m.kind === 'accessEnded')!.text_body).toContain('an administrator removed it.');
+    expect(mails.find((m) => m.kind === 'accessEnded')!.text).toContain('an administrator removed it.');
 
     expect((await rita.get('/access-packages/expired')).text).toContain('Repository access');
     const history = await rita.get(`/requests/${original}`);

@@ -5,6 +5,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, decide, policyId as policyIdOf, requestId, userId as userIdOf, validWiki } from '../support/flows.ts';
+import { mailTo as readMail } from '../support/mail.ts';
 
 let database: Database;
 let t: TestApp;
@@ -17,7 +18,7 @@ const START = '2027-01-15T09:00:00Z';
 const policyId = (pkg: string, name: string) => policyIdOf(db, pkg, name);
 const userId = (email: string) => userIdOf(db, email);
 const stateOf = async (id: string) => (await db('requests').where({ id }).first('state')).state as string;
-const mailTo = (email: string) => db('notifications').where({ to_address: email }).orderBy('created_at').select('kind', 'subject', 'text_body');
+const mailTo = (email: string, kind?: string) => readMail(t, email, kind);
 
 async function cancelForm(agent: Agent, id: string) {
   const page = await agent.get(`/admin/requests/${id}/cancel`);
@@ -186,8 +187,8 @@ describe('canceling a request on someone’s behalf', () => {
     expect(entry.details).toMatchObject({ reason: 'Wiki editing moved to the new platform.', onBehalfOf: USER.requestor, before: { state: 'pendingApproval' }, after: { state: 'canceled' } });
     const mail = (await mailTo(USER.requestor)).find((m) => m.kind === 'requestCanceled')!;
     expect(mail.subject).toBe('Your request for Wiki editors was canceled');
-    expect(mail.text_body).toContain('Their reason: Wiki editing moved to the new platform.');
-    expect(mail.text_body).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
+    expect(mail.text).toContain('Their reason: Wiki editing moved to the new platform.');
+    expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
     const own = await rita.get(`/requests/${id}`);
     expect(own.text).toContain('Canceled by Ada Admin');
     expect(own.text).toContain('Wiki editing moved to the new platform.');

@@ -6,6 +6,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, decide, policyId, requestId, userId, validWiki } from '../support/flows.ts';
+import { mailTo as readMail } from '../support/mail.ts';
 
 let database: Database;
 let t: TestApp;
@@ -14,7 +15,7 @@ const START = '2027-01-15T09:00:00Z';
 
 const sweep = () => runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
 const stateOf = async (id: string) => (await db('requests').where({ id }).first('state')).state as string;
-const mailTo = (email: string) => db('notifications').where({ to_address: email }).orderBy('created_at').select('kind', 'subject', 'text_body', 'html_body');
+const mailTo = (email: string, kind?: string) => readMail(t, email, kind);
 const approversOf = async (id: string, position: number) =>
   db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
@@ -59,8 +60,8 @@ describe('who approves', () => {
     expect(pane.text).toContain('>Deny</button>');
     const [mail] = await mailTo(USER.manager);
     expect(mail.subject).toBe('Action required: Approve or deny request by 29 January 2027');
-    expect(mail.text_body).toContain(`http://127.0.0.1:3000/@fabrikam.test/approvals/${id}`);
-    expect(mail.text_body).toContain('Rita Requestor asked for access to Wiki editors');
+    expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/approvals/${id}`);
+    expect(mail.text).toContain('Rita Requestor asked for access to Wiki editors');
   });
 
   it('asks a guest’s sponsor', async () => {
@@ -141,7 +142,7 @@ describe('deciding', () => {
     expect(view.text).toContain('>Resubmit</a>');
     const mail = (await mailTo(USER.requestor)).find((m) => m.kind === 'requestDenied')!;
     expect(mail.subject).toBe('Your request for Wiki editors was denied');
-    expect(mail.text_body).toContain('Their reason: Use the read-only wiki instead.');
+    expect(mail.text).toContain('Their reason: Use the read-only wiki instead.');
     const form = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${id}`);
     expect(form.text).toContain('value="WIKI-7"');
   });

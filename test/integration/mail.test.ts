@@ -77,7 +77,7 @@ describe('email delivery', () => {
     try {
       const id = await submitWikiRequest();
       const transport = createMailTransport({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, dataDir: t.config.dataDir, from: 'Portico <portico@fabrikam.test>' });
-      const result = await deliverOutbox(db, transport, logger);
+      const result = await deliverOutbox(db, t.services.views, transport, logger);
       transport.close();
       expect(result).toEqual({ sent: 2, failed: 0 });
       expect(smtp.received.map((m) => m.to[0]).sort()).toEqual([USER.manager, USER.requestor]);
@@ -88,7 +88,7 @@ describe('email delivery', () => {
       expect(approver).toContain(`/@fabrikam.test/approvals/${id}`);
       expect(await db('notifications').whereNull('sent_at').count('* as n')).toEqual([{ n: 0 }]);
       // A second run finds nothing to send.
-      const again = await deliverOutbox(db, createMailTransport({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, dataDir: t.config.dataDir, from: 'x <x@y.z>' }), logger);
+      const again = await deliverOutbox(db, t.services.views, createMailTransport({ smtpUrl: `smtp://127.0.0.1:${smtp.port}`, dataDir: t.config.dataDir, from: 'x <x@y.z>' }), logger);
       expect(again).toEqual({ sent: 0, failed: 0 });
       expect(smtp.received).toHaveLength(2);
     } finally {
@@ -104,7 +104,7 @@ describe('email delivery', () => {
     await submitWikiRequest();
     const transport = createMailTransport({ smtpUrl: `smtp://127.0.0.1:${port}`, dataDir: t.config.dataDir, from: 'Portico <portico@fabrikam.test>' });
     let now = new Date('2027-01-15T09:00:00Z');
-    const down = await deliverOutbox(db, transport, logger, { now: () => now });
+    const down = await deliverOutbox(db, t.services.views, transport, logger, { now: () => now });
     expect(down.sent).toBe(0);
     expect(down.failed).toBeGreaterThan(0);
     const waiting = await db('notifications').whereNull('sent_at').select('attempts', 'next_attempt_at', 'last_error');
@@ -112,10 +112,10 @@ describe('email delivery', () => {
     // Too early for the retry: nothing is tried.
     await smtp.start(port);
     try {
-      expect(await deliverOutbox(db, transport, logger, { now: () => now })).toEqual({ sent: 0, failed: 0 });
+      expect(await deliverOutbox(db, t.services.views, transport, logger, { now: () => now })).toEqual({ sent: 0, failed: 0 });
       now = new Date('2027-01-15T09:05:00Z');
       for (let i = 0; i < 3 && Number((await db('notifications').whereNull('sent_at').count('* as n'))[0].n) > 0; i++) {
-        await deliverOutbox(db, transport, logger, { now: () => now });
+        await deliverOutbox(db, t.services.views, transport, logger, { now: () => now });
         now = new Date(now.getTime() + 10 * 60_000);
       }
       expect(await db('notifications').whereNull('sent_at').count('* as n')).toEqual([{ n: 0 }]);
@@ -129,11 +129,32 @@ describe('email delivery', () => {
   it('writes .eml files under the data directory when no SMTP server is configured', async () => {
     await submitWikiRequest();
     const transport = createMailTransport({ dataDir: t.config.dataDir, from: 'Portico <portico@fabrikam.test>' });
-    expect(await deliverOutbox(db, transport, logger)).toEqual({ sent: 2, failed: 0 });
+    expect(await deliverOutbox(db, t.services.views, transport, logger)).toEqual({ sent: 2, failed: 0 });
     const files = readdirSync(path.join(t.config.dataDir, 'mail'));
     expect(files.filter((f) => f.endsWith('.eml'))).toHaveLength(2);
     const all = files.map((f) => readFileSync(path.join(t.config.dataDir, 'mail', f), 'utf8')).join('\n');
     expect(all).toContain('Subject: Your request for Wiki editors was submitted');
+  });
+
+  it('sends a message kept with its rendered bodies (written before the outbox kept parts) as it was written', async () => {
+    const [{ id }] = await db('notifications')
+      .insert({ kind: 'requestSubmitted', to_address: 'old@fabrikam.test', subject: 'Written earlier', text_body: 'Plain words from earlier.', html_body: '<p>Markup from earlier.</p>', created_at: t.clock.now(), next_attempt_at: new Date(0) })
+      .returning('id');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portico-mail-'));
+    try {
+      const transport = createMailTransport({ dataDir, from: 'Portico <portico@fabrikam.test>' });
+      expect(await deliverOutbox(db, t.services.views, transport, logger)).toEqual({ sent: 1, failed: 0 });
+      const eml = readFileSync(path.join(dataDir, 'mail', `${id}.eml`), 'utf8');
+      expect(eml).toContain('Subject: Written earlier');
+      expect(eml).toContain('Plain words from earlier.');
+      expect(eml).toContain('<p>Markup from earlier.</p>');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an outbox row with neither parts nor bodies', async () => {
+    await expect(db('notifications').insert({ kind: 'requestSubmitted', to_address: 'old@fabrikam.test', subject: 'Empty', created_at: t.clock.now(), next_attempt_at: new Date(0) })).rejects.toThrow(/notifications_content/);
   });
 });
 

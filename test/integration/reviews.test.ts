@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { systemActor } from '../../src/audit/audit.ts';
 import { DEMO_DIRECTORY_FILE } from '../../src/server.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
+import { mailTo as readMail } from '../support/mail.ts';
 
 let database: Database;
 let t: TestApp;
@@ -16,11 +17,7 @@ let db: Database['db'];
 const START = '2027-01-15T09:00:00Z';
 let sweep: ReturnType<typeof sweeper>;
 
-const mailTo = (email: string, kind?: string) => {
-  const q = db('notifications').where({ to_address: email }).orderBy('created_at').select('kind', 'subject', 'text_body');
-  if (kind) q.where({ kind });
-  return q;
-};
+const mailTo = (email: string, kind?: string) => readMail(t, email, kind);
 const itemsOf = (instanceId: string) =>
   db('access_review_items as it')
     .join('users as u', 'u.id', 'it.subject_user_id')
@@ -76,9 +73,9 @@ describe('starting a review', () => {
     const mail = await mailTo(USER.requestor, 'accessReviewStarted');
     expect(mail).toHaveLength(1);
     expect(mail[0].subject).toBe('Action required: Review your access by 30 January 2027');
-    expect(mail[0].text_body).toContain('Do you still need access to Wiki editors?');
-    expect(mail[0].text_body).toContain(`http://127.0.0.1:3000/@fabrikam.test/access-reviews/${instance.id}`);
-    expect(mail[0].text_body).toContain('If you do not answer by then, your access will be removed.');
+    expect(mail[0].text).toContain('Do you still need access to Wiki editors?');
+    expect(mail[0].text).toContain(`http://127.0.0.1:3000/@fabrikam.test/access-reviews/${instance.id}`);
+    expect(mail[0].text).toContain('If you do not answer by then, your access will be removed.');
     expect(await mailTo(USER.manager, 'accessReviewStarted')).toHaveLength(0);
     expect(await db('audit_log').where({ action: 'accessReview.started', target_id: instance.id }).count('* as n')).toEqual([{ n: 1 }]);
   });
@@ -103,8 +100,8 @@ describe('starting a review', () => {
     ]);
     const [mail] = await mailTo(USER.manager, 'accessReviewStarted');
     expect(mail.subject).toBe('Action required: Review access to Staff by 22 January 2027');
-    expect(mail.text_body).toContain('Approve or deny the access of 3 people to Staff');
-    expect((await mailTo(USER.approver, 'accessReviewStarted'))[0].text_body).toContain('the access of 2 people');
+    expect(mail.text).toContain('Approve or deny the access of 3 people to Staff');
+    expect((await mailTo(USER.approver, 'accessReviewStarted'))[0].text).toContain('the access of 2 people');
   });
 
   it('asks the specific reviewers about the holders of a resource’s roles, never about their own access', async () => {
@@ -377,7 +374,7 @@ describe('ending a review', () => {
     expect(await db('audit_log').where({ target_id: instance.id }).orderBy('id').pluck('action')).toEqual(['accessReview.started', 'accessReview.ended', 'accessReview.applied']);
     const [mail] = await mailTo(USER.other, 'accessEnded');
     expect(mail.subject).toBe('Access has ended for Repository access');
-    expect(mail.text_body).toContain('it was removed after the access review “Source Repository holders”.');
+    expect(mail.text).toContain('it was removed after the access review “Source Repository holders”.');
     expect(await mailTo(USER.noManager, 'accessEnded')).toHaveLength(0);
 
     const ottoAgent = await signIn(t.app, USER.other);
@@ -442,7 +439,7 @@ describe('ending a review', () => {
     expect(await db('audit_log').where({ target_id: groupId, action: 'group.memberRemoved' }).first('details')).toMatchObject({ details: { userId: await userId(db, USER.noManager), reason: 'review' } });
     const [mail] = await mailTo(USER.noManager, 'accessRemovedByReview');
     expect(mail.subject).toBe('You are no longer a member of Staff');
-    expect(mail.text_body).toContain('removed after the access review “Staff membership”');
+    expect(mail.text).toContain('removed after the access review “Staff membership”');
   });
 
   it('ifNoResponse noChange keeps every undecided access', async () => {
@@ -539,7 +536,7 @@ describe('ending a review', () => {
     expect((await sweep()).reviewRemindersSent).toBe(0);
     const reminders = await mailTo(USER.manager, 'accessReviewReminder');
     expect(reminders.map((m) => m.subject)).toEqual(['Reminder: Review access by 22 January 2027']);
-    expect(reminders[0].text_body).toContain('3 of the 3 people you review still need a decision');
+    expect(reminders[0].text).toContain('3 of the 3 people you review still need a decision');
     expect(await mailTo(USER.approver, 'accessReviewReminder')).toHaveLength(0);
   });
 });
