@@ -11,7 +11,7 @@ const statements: string[] = [
   `alter table notifications alter column text_body drop not null`,
   `alter table notifications alter column html_body drop not null`,
   `alter table notifications add constraint notifications_content
-     check (message is not null or (text_body is not null and html_body is not null))`,
+     check ((message is not null and jsonb_typeof(message) = 'object') or (message is null and text_body is not null and html_body is not null))`,
 ];
 
 export async function up(db: Knex): Promise<void> {

@@ -4,17 +4,17 @@ import type { Eta } from 'eta';
 import type { Knex } from 'knex';
 import nodemailer from 'nodemailer';
 import type { Logger } from '../log.ts';
-import { claimDue, markFailed, markSent, type OutboxMessage } from './outbox.ts';
+import { claimDue, markFailed, markSent, renderedBodies, type RenderedMessage } from './outbox.ts';
 
 export interface MailTransport {
-  send(message: OutboxMessage): Promise<void>;
+  send(message: RenderedMessage): Promise<void>;
   close(): void;
 }
 
 /** SMTP when SMTP_URL is set; otherwise each message becomes an .eml file under DATA_DIR/mail. */
 export function createMailTransport(options: { smtpUrl?: string; dataDir: string; from: string; hostname?: string }): MailTransport {
   const hostname = options.hostname ?? 'portico.local';
-  const envelope = (m: OutboxMessage) => ({
+  const envelope = (m: RenderedMessage) => ({
     from: options.from,
     to: m.toAddress,
     subject: m.subject,
@@ -53,11 +53,12 @@ export async function deliverOutbox(db: Knex, views: Eta, transport: MailTranspo
   let sent = 0;
   let failed = 0;
   for (;;) {
-    const batch = await claimDue(db, views, now(), options.batch ?? 50);
+    const batch = await claimDue(db, now(), options.batch ?? 50);
     if (batch.length === 0) break;
     for (const message of batch) {
       try {
-        await transport.send(message);
+        // Rendered here, so a message that cannot be rendered is retried later like one the server refused.
+        await transport.send({ ...message, ...renderedBodies(views, message.content) });
         await markSent(db, message.id, now());
         sent++;
       } catch (err) {

@@ -64,29 +64,51 @@ export async function enqueue(trx: Knex, outgoing: Outgoing[], now: Date): Promi
   }
 }
 
-/** A row's text and HTML: rendered from its parts, or as stored by versions that kept renderings. */
-export function renderedBodies(views: Eta, row: { message: Message | null; text_body: string | null; html_body: string | null }): { textBody: string; htmlBody: string } {
-  if (!row.message) return { textBody: row.text_body!, htmlBody: row.html_body! };
-  const { text, html } = renderMessage(views, row.message);
-  return { textBody: text, htmlBody: html };
+/** What a row holds: the message's parts, or its renderings (rows written before parts were kept). */
+export interface StoredContent {
+  message: Message | null;
+  text_body: string | null;
+  html_body: string | null;
 }
 
+/**
+ * A row's text and HTML. Throws when the row holds neither usable parts nor both renderings; the
+ * mailer then retries that message later and sends the others.
+ */
+export function renderedBodies(views: Eta, content: StoredContent): { textBody: string; htmlBody: string } {
+  if (content.message) {
+    const { text, html } = renderMessage(views, content.message);
+    return { textBody: text, htmlBody: html };
+  }
+  if (content.text_body === null || content.html_body === null) throw new Error('the outbox row has no message to send');
+  return { textBody: content.text_body, htmlBody: content.html_body };
+}
+
+/** A claimed message, as stored. */
 export interface OutboxMessage {
+  id: string;
+  toAddress: string;
+  subject: string;
+  content: StoredContent;
+  attempts: number;
+}
+
+/** A message ready for the transport. */
+export interface RenderedMessage {
   id: string;
   toAddress: string;
   subject: string;
   textBody: string;
   htmlBody: string;
-  attempts: number;
 }
 
 const LEASE_MS = 2 * 60 * 1000;
 
 /**
  * Takes up to `limit` messages that are due and not leased by another process, and leases them for
- * two minutes (SKIP LOCKED: several Portico processes never take the same message), rendered.
+ * two minutes (SKIP LOCKED: several Portico processes never take the same message).
  */
-export async function claimDue(db: Knex, views: Eta, now: Date, limit: number): Promise<OutboxMessage[]> {
+export async function claimDue(db: Knex, now: Date, limit: number): Promise<OutboxMessage[]> {
   return db.transaction(async (trx) => {
     const rows = await trx('notifications')
       .whereNull('sent_at')
@@ -99,7 +121,13 @@ export async function claimDue(db: Knex, views: Eta, now: Date, limit: number): 
       .select('id', 'to_address', 'subject', 'message', 'text_body', 'html_body', 'attempts');
     if (rows.length === 0) return [];
     await trx('notifications').whereIn('id', rows.map((r) => r.id)).update({ locked_until: new Date(now.getTime() + LEASE_MS) });
-    return rows.map((r) => ({ id: r.id, toAddress: r.to_address, subject: r.subject, ...renderedBodies(views, r), attempts: r.attempts }));
+    return rows.map((r) => ({
+      id: r.id,
+      toAddress: r.to_address,
+      subject: r.subject,
+      content: { message: r.message, text_body: r.text_body, html_body: r.html_body },
+      attempts: r.attempts,
+    }));
   });
 }
 

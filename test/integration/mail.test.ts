@@ -153,8 +153,27 @@ describe('email delivery', () => {
     }
   });
 
-  it('refuses an outbox row with neither parts nor bodies', async () => {
+  it('retries a message it cannot render later, and sends the others meanwhile', async () => {
+    await submitWikiRequest();
+    const [{ id: broken }] = await db('notifications')
+      .insert({ kind: 'requestSubmitted', to_address: 'broken@fabrikam.test', subject: 'Cannot render', message: JSON.stringify({ subject: 'Cannot render' }), created_at: t.clock.now(), next_attempt_at: new Date(0) })
+      .returning('id');
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portico-mail-'));
+    try {
+      const transport = createMailTransport({ dataDir, from: 'Portico <portico@fabrikam.test>' });
+      expect(await deliverOutbox(db, t.services.views, transport, logger)).toEqual({ sent: 2, failed: 1 });
+      const row = await db('notifications').where({ id: broken }).first('sent_at', 'attempts', 'last_error', 'locked_until');
+      expect(row).toMatchObject({ sent_at: null, attempts: 1, locked_until: null });
+      expect(row.last_error).toBeTruthy();
+      expect(readdirSync(path.join(dataDir, 'mail'))).toHaveLength(2);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses an outbox row with neither parts nor bodies, or parts that are not an object', async () => {
     await expect(db('notifications').insert({ kind: 'requestSubmitted', to_address: 'old@fabrikam.test', subject: 'Empty', created_at: t.clock.now(), next_attempt_at: new Date(0) })).rejects.toThrow(/notifications_content/);
+    await expect(db('notifications').insert({ kind: 'requestSubmitted', to_address: 'old@fabrikam.test', subject: 'Null', message: 'null', created_at: t.clock.now(), next_attempt_at: new Date(0) })).rejects.toThrow(/notifications_content/);
   });
 });
 
