@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Actor } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { FieldErrors } from '../errors.ts';
-import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesOfCatalog } from './data.ts';
+import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesOfCatalog, roleKeysOfPackage } from './data.ts';
 import { editDirectory, located, type EditableFile } from './directory-edit.ts';
 import { adminNotFound, managesCatalogId, requireAdministrator, type AdminScope } from './scope.ts';
 
@@ -185,11 +185,11 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       const [resources, policies, grants, incompatible, others] = await Promise.all([
         resourcesOfCatalog(db, pkg.catalogId),
         policiesOfPackage(db, id),
-        db('access_package_resource_roles as a').join('resource_roles as rr', 'rr.id', 'a.resource_role_id').join('resources as r', 'r.id', 'rr.resource_id').where('a.access_package_id', id).select('r.key', 'rr.name'),
+        roleKeysOfPackage(db, id),
         db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id'),
         otherPackages(db, scope.directoryId, id),
       ]);
-      return { pkg, resources, policies, selectedRoles: grants.map((g) => `${g.key}::${g.name}`), incompatible, others };
+      return { pkg, resources, policies, selectedRoles: grants, incompatible, others };
     },
 
     /** Creates (packageId null) or changes an access package of a catalog. Returns its id. */
@@ -198,6 +198,13 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       if (packageId && !(await packageInScope(db, scope, packageId))) throw adminNotFound();
       const errors = new FieldErrors();
       if (!input.name.trim()) errors.add('name', 'Enter a name for the access package');
+      // Roles come from this catalog's resources (what the form offers). The file format lets a
+      // package use any catalog's resource, so roles a package already has are kept; but a catalog
+      // owner must not add a role of a catalog they do not own (say, an administrators' group).
+      const offered = new Set((await resourcesOfCatalog(db, catalogId)).flatMap((r) => r.roles.map((role) => `${r.key}::${role}`)));
+      const held = new Set(packageId ? await roleKeysOfPackage(db, packageId) : []);
+      const foreign = input.resourceRoles.filter((v) => !offered.has(v) && !held.has(v));
+      if (foreign.length) errors.add('resourceRoles', `Choose roles of this catalog’s resources: ${foreign.map((v) => v.replace('::', ' – ')).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among them`);
       errors.throwIfAny();
       const labels = { name: 'Name', description: 'Description', hidden: 'Hidden', resourceRoles: 'Resource roles', incompatibleWith: 'Incompatible access packages' };
       return editDirectory(db, clock, actor, scope.directoryId, (file) => {

@@ -49,6 +49,16 @@ export async function resourcesOfCatalog(db: Knex, catalogId: string): Promise<R
     .select('r.id', 'r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(`coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`));
 }
 
+/** A package's resource roles as the package form names them: `resource key::role name`. */
+export async function roleKeysOfPackage(db: Knex, packageId: string): Promise<string[]> {
+  const rows = await db('access_package_resource_roles as a')
+    .join('resource_roles as rr', 'rr.id', 'a.resource_role_id')
+    .join('resources as r', 'r.id', 'rr.resource_id')
+    .where('a.access_package_id', packageId)
+    .select('r.key', 'rr.name');
+  return rows.map((g) => `${g.key}::${g.name}`);
+}
+
 export interface PackageRow {
   id: string;
   name: string;

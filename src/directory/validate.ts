@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { isPasswordHash } from '../auth/password.ts';
+import { patternError } from '../shared/pattern.ts';
 import {
   directoryFileSchema,
   resolveDate,
@@ -98,15 +99,6 @@ function firstIndexes<T>(items: readonly T[], keyOf: (item: T) => string | undef
   return seen;
 }
 
-function regexError(pattern: string): string | null {
-  try {
-    new RegExp(pattern);
-    return null;
-  } catch (e) {
-    return (e as Error).message.replace(/^Invalid regular expression: /, '');
-  }
-}
-
 /** Reference and sanity checks on a file that already matches the schema. */
 export function validateDirectory(file: ParsedDirectory, now: Date = new Date()): Problem[] {
   const problems: Problem[] = [];
@@ -180,7 +172,7 @@ export function validateDirectory(file: ParsedDirectory, now: Date = new Date())
       if (q.type !== 'multipleChoice' && q.choices !== undefined) add(`${at}.choices`, `only multipleChoice fields have choices (this one is ${q.type})`);
       if (q.choices) firstIndexes(q.choices, (x) => x, (j, first, choice) => add(`${at}.choices[${j}]`, `duplicate choice ${choice} (also choices[${first}])`));
       if ('pattern' in q && q.pattern !== undefined) {
-        const err = regexError(q.pattern);
+        const err = patternError(q.pattern);
         if (err) add(`${at}.pattern`, `not a valid regular expression: ${err}`);
       }
     });

@@ -25,6 +25,7 @@ import {
 } from './data.ts';
 import { canCancel, canResubmit } from './states.ts';
 import { describeTimeline } from './timeline.ts';
+import { matchesPattern } from '../shared/pattern.ts';
 
 export const LIMITS = { shortText: 400, longText: 4000, justification: 2000, attribute: 400 };
 const HISTORY_PAGE_SIZE = 20;
@@ -105,13 +106,10 @@ function checkAnswer(q: Question, answer: string, field: string, errors: FieldEr
     return;
   }
   if (q.pattern) {
-    let matches = false;
-    try {
-      matches = new RegExp(q.pattern, 'u').test(answer);
-    } catch {
-      matches = false;
-    }
-    if (!matches) {
+    const matches = matchesPattern(q.pattern, answer);
+    if (matches === 'tooSlow') {
+      errors.add(field, `Your answer to ${quoted(q.text)} could not be checked against the format asked for: try a shorter answer, or ask the owner of this access package to simplify the question`);
+    } else if (!matches) {
       errors.add(field, q.patternHint ? `Your answer to ${quoted(q.text)} must be ${lowerFirst(q.patternHint)}` : `Your answer to ${quoted(q.text)} is not in the format asked for`);
     }
   }

@@ -161,6 +161,29 @@ describe('resources and access packages', () => {
     expect(page.text).toContain(`/@fabrikam.test/access-packages/${pkg.id}`);
   });
 
+  it('refuses a catalog owner a role of another catalog’s resource, and keeps roles a package already has', async () => {
+    const general = await catalogId('General');
+    const roleIds = () => db('access_package_resource_roles').where({ access_package_id: PKG.wiki }).orderBy('resource_role_id').pluck('resource_role_id');
+    const before = await roleIds();
+    const held = (await db('access_package_resource_roles as a').join('resource_roles as rr', 'rr.id', 'a.resource_role_id').join('resources as r', 'r.id', 'rr.resource_id')
+      .where('a.access_package_id', PKG.wiki).select('r.key', 'rr.name')).map((g) => `${g.key}::${g.name}`);
+    const page = `/admin/access-packages/${PKG.wiki}`;
+    const refused = await post(max, page, page, { name: 'Wiki editors', resourceRoles: [...held, 'old::User'] });
+    expect(refused.status).toBe(422);
+    expect(refused.text).toContain('Choose roles of this catalog’s resources: old – User is not among them');
+    expect(await roleIds()).toEqual(before);
+    const created = await post(max, `/admin/catalogs/${general}/access-packages/new`, `/admin/catalogs/${general}/access-packages`, { name: 'Sneaky', resourceRoles: ['old::User'] });
+    expect(created.status).toBe(422);
+    expect(await db('access_packages').where({ name: 'Sneaky' }).first()).toBeUndefined();
+    // A role of another catalog that the package already has (the file format allows it) stays when the package is edited.
+    const old = await db('resource_roles as rr').join('resources as r', 'r.id', 'rr.resource_id').where({ 'r.key': 'old', 'rr.name': 'User' }).first('rr.id');
+    await db('access_package_resource_roles').insert({ access_package_id: PKG.wiki, resource_role_id: old.id });
+    const kept = await post(max, page, page, { name: 'Wiki editors', resourceRoles: [...held, 'old::User'] });
+    expect(kept.status).toBe(303);
+    expect(await roleIds()).toEqual([...before, old.id].sort());
+    await db('access_package_resource_roles').where({ access_package_id: PKG.wiki, resource_role_id: old.id }).delete();
+  });
+
   it('refuses to remove a package that has been requested, with the reason', async () => {
     const rita = await signIn(t.app, USER.requestor);
     await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), {});

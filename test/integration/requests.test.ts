@@ -291,6 +291,24 @@ describe('submitting', () => {
     expect(await db('requests').count('* as n')).toEqual([{ n: 0 }]);
   });
 
+  it('stops checking an answer against a pattern that backtracks without end, and says so (the server stays responsive)', async () => {
+    const policy = await policyId(PKG.wiki, 'Staff: with approval');
+    const { questions } = await db('policies').where({ id: policy }).first('questions');
+    const slow = structuredClone(questions);
+    slow[0].pattern = '^(a+)+$';
+    delete slow[0].patternHint;
+    await db('policies').where({ id: policy }).update({ questions: JSON.stringify(slow) });
+    try {
+      const res = await submit(rita, PKG.wiki, policy, { ...validWiki, 'answer-0': `${'a'.repeat(60)}!` });
+      expect(res.status).toBe(422);
+      expect(res.text).toContain('Your answer to “Which ticket is this for?” could not be checked against the format asked for');
+      expect((await rita.get('/requests')).status).toBe(200);
+      expect(await db('requests').count('* as n')).toEqual([{ n: 0 }]);
+    } finally {
+      await db('policies').where({ id: policy }).update({ questions: JSON.stringify(questions) });
+    }
+  });
+
   it('checks the period: dates present, real, not past, in order and within the policy', async () => {
     const policy = await policyId(PKG.wiki, 'Staff: with approval');
     const cases: [Record<string, string>, string][] = [

@@ -1,0 +1,43 @@
+import vm from 'node:vm';
+
+/**
+ * Patterns of policy questions, written by administrators and catalog owners, checked against
+ * what requestors type. JavaScript regular expressions backtrack: `^(a+)+$` against a long answer
+ * would run for hours on the one event loop every person shares. So a check runs with a time
+ * limit, and a pattern is compiled the same way (Unicode mode) when it is saved as when it is used.
+ */
+const FLAGS = 'u';
+const TIME_LIMIT_MS = 50;
+
+const context = vm.createContext({ pattern: /$^/, value: '' });
+const check = new vm.Script('pattern.test(value)');
+
+/** Why a pattern cannot be used, or null when it can. */
+export function patternError(pattern: string): string | null {
+  try {
+    new RegExp(pattern, FLAGS);
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^Invalid regular expression: /, '');
+  }
+}
+
+/** Whether the value matches; 'tooSlow' when the pattern could not decide within the time limit. */
+export function matchesPattern(pattern: string, value: string): boolean | 'tooSlow' {
+  let compiled: RegExp;
+  try {
+    compiled = new RegExp(pattern, FLAGS);
+  } catch {
+    return false;
+  }
+  context.pattern = compiled;
+  context.value = value;
+  try {
+    return check.runInContext(context, { timeout: TIME_LIMIT_MS }) === true;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return 'tooSlow';
+    throw err;
+  } finally {
+    context.value = '';
+  }
+}
