@@ -1,6 +1,7 @@
 // Portico's only script of its own. Everything works without it; it adds:
 // - focus management: on page load an error summary or message banner takes focus; after an htmx
-//   swap, focus moves into the new content (its message, else its heading);
+//   swap, focus moves into the new content (its message, what it marks, else where focus was lost,
+//   its caption or heading);
 // - My Access style links, /@<hint>#/access-packages/<id>: the fragment never reaches the server,
 //   so here it becomes where to go after signing in.
 (function () {
@@ -52,9 +53,23 @@
   document.addEventListener('htmx:afterSettle', function (event) {
     if (event.detail && event.detail.target) addCopyButtons(event.detail.target);
   });
+  // Where focus goes after a swap: the new content's message, else what it marks to focus, else,
+  // when the focused control went away with the old content (a "Next page" link, a "Remove" button),
+  // the new content's caption or heading, so keyboard and screen-reader users continue from there.
+  function focusLost() {
+    var active = document.activeElement;
+    return !active || active === document.body || !document.contains(active);
+  }
   document.addEventListener('htmx:afterSettle', function (event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id === 'live-status') return;
-    if (!focusMessage(target)) focus(target.querySelector('[data-autofocus]'));
+    if (focusMessage(target) || focus(target.querySelector('[data-autofocus]'))) return;
+    if (!focusLost()) return;
+    var candidates = target.querySelectorAll('caption, h1, h2, h3, legend');
+    for (var i = 0; i < candidates.length; i++) {
+      // A visible one, so sighted keyboard users see where they are.
+      if (candidates[i].getClientRects().length && !candidates[i].closest('.visually-hidden')) return void focus(candidates[i]);
+    }
+    focus(target);
   });
 })();

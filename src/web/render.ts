@@ -54,7 +54,9 @@ export function render(req: Request, res: Response, view: string, data: object =
   const ctx = pageContext(req, res);
   let html = views.render(fragment ?? view, { ...data, ctx, fragment: Boolean(fragment) });
   if (fragment && options.announce) {
-    html += `\n<div id="live-status" class="visually-hidden" role="status" aria-live="polite" hx-swap-oob="true">${escapeHtml(options.announce)}</div>`;
+    // The text goes into the page's existing live region (innerHTML): a region replaced whole
+    // arrives already filled, and screen readers often do not read that out.
+    html += `\n<div id="live-status" hx-swap-oob="innerHTML">${escapeHtml(options.announce)}</div>`;
   }
   sendHtml(req, res, options.status ?? 200, html);
 }

@@ -103,6 +103,14 @@ describe.each([
     await settle(page, js, 'confirmation');
     await expect.poll(() => page.getByRole('heading', { name: 'Request submitted' }).count()).toBe(1);
     expect(await page.textContent('main')).toContain('Max Manager must approve it by');
+    if (js) {
+      // The page's own live region (the one screen readers listen to since the page loaded) says what happened.
+      const status = page.locator('#live-status');
+      expect(await status.count()).toBe(1);
+      expect(await status.getAttribute('role')).toBe('status');
+      expect(await status.getAttribute('aria-live')).toBe('polite');
+      expect(await status.textContent()).toBe('Request submitted for Wiki editors');
+    }
 
     await page.getByRole('link', { name: 'Request history' }).first().click();
     await page.waitForURL('**/requests');
@@ -210,6 +218,33 @@ describe('layout', () => {
       expect(tooWide, url).toEqual([]);
       expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth), url).toBeLessThanOrEqual(0);
     }
+  });
+
+  it('keeps a keyboard user in the list when Next page and Previous page swap it', async () => {
+    await clearRequests();
+    const db = database.db;
+    const rita = await db('users').where({ email: USER.requestor }).first('id', 'directory_id');
+    const policy = await db('policies').where({ access_package_id: PKG.wiki }).first('id');
+    await db('requests').insert(Array.from({ length: 25 }, (_, i) => ({
+      directory_id: rita.directory_id, access_package_id: PKG.wiki, policy_id: policy.id, target_user_id: rita.id, requested_by_id: rita.id,
+      type: 'userAdd', state: 'canceled', justification: `Request ${i + 1}`, submitted_at: new Date(Date.UTC(2027, 0, 1, 9, i)), completed_at: new Date(Date.UTC(2027, 0, 2)), updated_at: new Date(Date.UTC(2027, 0, 2)),
+    })));
+    const page = await h.newPage();
+    await signInWithBrowser(page, USER.requestor);
+    await visit(page, '/requests');
+    const where = () => page.evaluate(() => ({ tag: document.activeElement?.tagName, inList: Boolean(document.activeElement?.closest('main')) }));
+    await page.getByRole('link', { name: 'Next page' }).focus();
+    await page.keyboard.press('Enter');
+    await htmxSettled(page);
+    await page.waitForURL('**/requests?after=*');
+    expect(await where()).toMatchObject({ inList: true });
+    expect((await where()).tag).not.toBe('BODY');
+    await expectAccessible(page, 'second page of requests');
+    await page.getByRole('link', { name: 'Previous page' }).focus();
+    await page.keyboard.press('Enter');
+    await htmxSettled(page);
+    expect(await where()).toMatchObject({ inList: true });
+    await clearRequests();
   });
 
   it('lets a keyboard user skip to the main content, with a visible focus', async () => {
