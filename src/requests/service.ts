@@ -284,8 +284,12 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
             requestedEnd = endOfDay(end);
             const effectiveStart = requestedStart ?? now;
             const latest = policyEnd(policy.expiration, effectiveStart);
-            if (latest && requestedEnd > latest) {
-              errors.add('endDate', `End date must be no later than ${formatDay(latest)}, the most this policy allows`);
+            if (latest) {
+              // People choose whole days. The last day they may choose is the day the policy's limit
+              // falls on, or the day before when the limit is at midnight; that day ends at the limit.
+              const lastDay = startOfDay(new Date(latest.getTime() - 1));
+              if (startOfDay(end) > lastDay) errors.add('endDate', `End date must be no later than ${formatDay(lastDay)}, the most this policy allows`);
+              else if (requestedEnd > latest) requestedEnd = latest;
             }
             if (requestedEnd <= effectiveStart) errors.add('endDate', 'End date must be after the start date');
           }
