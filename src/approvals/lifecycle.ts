@@ -71,9 +71,13 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
     for (const a of alternates) rows.push({ stage_id: d.stage_id, user_id: a.userId, kind: 'escalation', open: true, due_at: d.due_at });
     forwarded.push({ requestId: d.request_id, stage: d.position, approverIds: alternates.map((a) => a.userId), dueAt: new Date(d.due_at) });
   }
+  // Alternates who already approve the stage keep their row and are neither told nor listed as forwarded to.
+  const added = new Set<string>();
   for (let i = 0; i < rows.length; i += 1000) {
-    await trx('request_stage_approvers').insert(rows.slice(i, i + 1000)).onConflict(['stage_id', 'user_id']).ignore();
+    const inserted: { stage_id: string; user_id: string }[] = await trx('request_stage_approvers').insert(rows.slice(i, i + 1000)).onConflict(['stage_id', 'user_id']).ignore().returning(['stage_id', 'user_id']);
+    for (const r of inserted) added.add(`${r.stage_id}:${r.user_id}`);
   }
+  due.forEach((d, i) => (forwarded[i].approverIds = forwarded[i].approverIds.filter((id) => added.has(`${d.stage_id}:${id}`))));
   await trx('request_stages').whereRaw('id = any(?::uuid[])', [due.map((d) => d.stage_id)]).update({ escalated_at: now });
   const names = new Map((await trx('users').whereRaw('id = any(?::uuid[])', [[...new Set(rows.map((r) => r.user_id))]]).select('id', 'display_name')).map((u) => [u.id, u.display_name]));
   await recordAuditMany(

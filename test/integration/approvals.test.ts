@@ -280,6 +280,26 @@ describe('time', () => {
     expect(await stateOf(id)).toBe('delivered');
   });
 
+  it('does not forward a request to an alternate who already approves the stage', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, id, 'approve', 'ok');
+    // Stage 2's alternates: Ada, and Apu, who is already a primary approver of it (through the group).
+    const stage = await db('request_stages').where({ request_id: id, position: 2 }).first('id', 'approver_rules');
+    const apu = await db('users').where({ email: USER.approver }).first('id', 'display_name');
+    await db('request_stages').where({ id: stage.id }).update({
+      approver_rules: JSON.stringify([...stage.approver_rules, { role: 'escalation', type: 'user', userId: apu.id, groupId: null, name: apu.display_name }]),
+    });
+    t.clock.advance({ days: 4 });
+    expect((await sweep()).requestsEscalated).toBe(1);
+    expect((await mailTo(USER.admin)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(1);
+    expect((await mailTo(USER.approver)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(0);
+    expect(await approversOf(id, 2)).toContainEqual({ email: USER.approver, kind: 'primary' });
+    const audit = await db('audit_log').where({ action: 'request.escalated', target_id: id }).first('details');
+    expect(audit.details.approverNames).toBe('Ada Admin');
+  });
+
   it('ends a request that reaches a stage nobody can approve, instead of leaving it hanging', async () => {
     const otto = await signIn(t.app, USER.other);
     const max = await signIn(t.app, USER.manager);
