@@ -264,10 +264,14 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
         kind: 'accessEndingSoon', userIds: [a.userId], hint: a.hint,
         dedupe: () => `accessEndingSoon:${daysBefore}:${a.id}`,
         build: (to: Recipient, links: Links) => ({
-          subject: `Extend access for ${a.packageName} by ${day(a.endsAt!)}`,
+          subject: `Your access to ${a.packageName} ends on ${day(a.endsAt!)}`,
           greeting: `Hello ${to.name},`,
-          paragraphs: [`Your access to ${a.packageName} ends on ${dayTime(a.endsAt!)}.`, 'If you still need it, request the access package again before then.'],
-          action: { label: `Request ${a.packageName}`, url: links.to(`/access-packages/${a.packageId}`) },
+          // Access held cannot be requested again while it lasts (there is no extension request yet).
+          paragraphs: [
+            `Your access to ${a.packageName} ends on ${dayTime(a.endsAt!)}.`,
+            'If you will still need it after then, ask an administrator or the owner of its catalog to assign it to you again, or request the access package again once your access has ended.',
+          ],
+          action: { label: 'See your access', url: links.to('/access-packages/active') },
         }),
       })));
     },

@@ -335,7 +335,8 @@ describe('time', () => {
     t.clock.set('2027-03-10T00:00:00Z');
     await sweep();
     const reminders = (await mailTo(USER.requestor)).filter((m) => m.kind === 'accessEndingSoon');
-    expect(reminders.map((m) => m.subject)).toEqual(['Extend access for Repository access by 10 March 2027', 'Extend access for Repository access by 10 March 2027']);
+    expect(reminders.map((m) => m.subject)).toEqual(['Your access to Repository access ends on 10 March 2027', 'Your access to Repository access ends on 10 March 2027']);
+    expect(reminders[0].text).toContain('request the access package again once your access has ended');
 
     t.clock.set('2027-03-11T00:00:00Z');
     expect((await sweep()).assignmentsEnded).toBe(1);
