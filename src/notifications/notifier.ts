@@ -14,6 +14,10 @@ export interface Notifier {
   requestDenied(trx: Knex, requestId: string, deciderName: string, justification: string | null): Promise<void>;
   requestsExpired(trx: Knex, items: { requestId: string; stage: number | null; approverIds: string[]; reason?: string }[]): Promise<void>;
   accessGranted(trx: Knex, assignmentIds: string[]): Promise<void>;
+  /** Access that starts later (a requested start date): when it starts, accessGranted follows. */
+  accessScheduled(trx: Knex, assignmentIds: string[]): Promise<void>;
+  /** A request approved (or needing no approval) whose access could not be given, with why. */
+  requestNotDelivered(trx: Knex, requestId: string, reason: string): Promise<void>;
   accessEndingSoon(trx: Knex, assignmentIds: string[], daysBefore: 14 | 1): Promise<void>;
   accessEnded(trx: Knex, assignmentIds: string[], reason: string): Promise<void>;
   /** Any message built elsewhere (reviews), to one person. */
@@ -115,14 +119,14 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
     await enqueue(trx, outgoing, clock.now());
   }
 
-  interface AssignmentFacts { id: string; userId: string; endsAt: Date | null; packageId: string; packageName: string; hint: string }
+  interface AssignmentFacts { id: string; userId: string; startsAt: Date; endsAt: Date | null; packageId: string; packageName: string; hint: string }
   async function assignmentFacts(trx: Knex, ids: string[]): Promise<AssignmentFacts[]> {
     const rows = await trx('assignments as a')
       .join('access_packages as p', 'p.id', 'a.access_package_id')
       .join('directories as d', 'd.id', 'a.directory_id')
       .whereRaw('a.id = any(?::uuid[])', [ids])
-      .select('a.id', 'a.user_id', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
-    return rows.map((a) => ({ id: a.id, userId: a.user_id, endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint }));
+      .select('a.id', 'a.user_id', 'a.starts_at', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
+    return rows.map((a) => ({ id: a.id, userId: a.user_id, startsAt: new Date(a.starts_at), endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint }));
   }
 
   return {
@@ -256,6 +260,38 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           action: { label: 'See your access', url: links.to('/access-packages/active') },
         }),
       })));
+    },
+
+    async accessScheduled(trx, assignmentIds) {
+      const facts = await assignmentFacts(trx, assignmentIds);
+      await write(trx, facts.map((a) => ({
+        kind: 'accessScheduled', userIds: [a.userId], hint: a.hint,
+        dedupe: () => `accessScheduled:${a.id}`,
+        build: (to: Recipient, links: Links) => ({
+          subject: `Your access to ${a.packageName} starts on ${day(a.startsAt)}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [
+            `Your request for ${a.packageName} is complete: your access starts on ${dayTime(a.startsAt)}${a.endsAt ? ` and ends on ${dayTime(a.endsAt)}` : ''}.`,
+            'We will tell you when it starts.',
+          ],
+          action: { label: 'See your access', url: links.to('/access-packages/active') },
+        }),
+      })));
+    },
+
+    async requestNotDelivered(trx, requestId, reason) {
+      const f = await requestFacts(trx, requestId);
+      await write(trx, [{
+        kind: 'requestNotDelivered', userIds: [f.requestorId], hint: f.hint,
+        dedupe: (to) => `requestNotDelivered:${requestId}:${to.userId}`,
+        build: (to, links) => ({
+          subject: `Your request for ${f.packageName} could not be completed`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`Your request for access to ${f.packageName} could not be completed: ${reason}.`, 'If you still need access, you can request the access package again.'],
+          details: requestDetails(f),
+          action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
+        }),
+      }]);
     },
 
     async accessEndingSoon(trx, assignmentIds, daysBefore) {

@@ -16,13 +16,20 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
   const requestedEnd: Date | null = r.requested_end ? new Date(r.requested_end) : null;
   const start = requestedStart && requestedStart > now ? requestedStart : now;
   const end = requestedEnd ?? policyEnd(expiration, start);
-  let reason: string | null = null;
-  if (end && end <= start) reason = 'the access would have ended before it started (the policy’s end date or the requested end date has passed)';
+  // Why it cannot be delivered, for the audit log and for the requestor.
+  let reason: { audit: string; requestor: string } | null = null;
+  if (end && end <= start) {
+    reason = {
+      audit: 'the access would have ended before it started (the policy’s end date or the requested end date has passed)',
+      requestor: 'the access would have ended before it started, because the policy’s end date or the end date you asked for has passed',
+    };
+  }
   const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
-  if (live) reason = 'the person already has this access package';
+  if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
   if (reason) {
     await trx('requests').where({ id: requestId }).update({ state: 'deliveryFailed', completed_at: now, updated_at: now });
-    await recordAudit(trx, actor, { action: 'request.deliveryFailed', at: now, targetType: 'request', targetId: requestId, details: { reason: `Not delivered: ${reason}.` } });
+    await recordAudit(trx, actor, { action: 'request.deliveryFailed', at: now, targetType: 'request', targetId: requestId, details: { reason: `Not delivered: ${reason.audit}.` } });
+    await notifier.requestNotDelivered(trx, requestId, reason.requestor);
     return 'deliveryFailed';
   }
   const delivered = await deliverAssignment(
@@ -50,5 +57,6 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
     details: { startsAt: delivered.startsAt, endsAt: delivered.endsAt },
   });
   if (delivered.state === 'delivered') await notifier.accessGranted(trx, [delivered.assignmentId]);
+  else await notifier.accessScheduled(trx, [delivered.assignmentId]);
   return delivered.state;
 }

@@ -317,11 +317,27 @@ describe('time', () => {
     }
   });
 
+  it('tells the requestor when an approved request cannot be delivered, and why', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), { ...validWiki, specificPeriod: 'yes', startDate: '2027-01-16', endDate: '2027-01-17' });
+    t.clock.set('2027-01-20T09:00:00Z');
+    const max = await signIn(t.app, USER.manager);
+    expect((await decide(max, id, 'approve')).status).toBe(303);
+    expect(await stateOf(id)).toBe('deliveryFailed');
+    const [mail] = (await mailTo(USER.requestor)).filter((m) => m.kind === 'requestNotDelivered');
+    expect(mail.subject).toBe('Your request for Wiki editors could not be completed');
+    expect(mail.text).toContain('the access would have ended before it started, because the policy’s end date or the end date you asked for has passed');
+    expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
+  });
+
   it('starts scheduled access on its day, reminds before the end, and ends it on time', async () => {
     const rita = await signIn(t.app, USER.requestor);
     const res = await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-01-20', endDate: '2027-03-10' });
     const assignment = () => db('assignments').where({ request_id: res }).first('id', 'state');
     expect((await assignment()).state).toBe('scheduled');
+    const [scheduled] = (await mailTo(USER.requestor)).filter((m) => m.kind === 'accessScheduled');
+    expect(scheduled.subject).toBe('Your access to Repository access starts on 20 January 2027');
+    expect(scheduled.text).toContain('your access starts on 20 January 2027 at 00:00 UTC and ends on 10 March 2027 at 23:59 UTC');
     t.clock.set('2027-01-20T00:00:00Z');
     expect((await sweep()).assignmentsStarted).toBe(1);
     expect((await assignment()).state).toBe('delivered');
