@@ -274,10 +274,19 @@ export function createAssignmentAdmin(deps: { db: Knex; clock: Clock; notifier: 
           targetId: requestId,
           details: { accessPackageId: packageId, packageName: pkg.name, userEmail: a.userEmail, assignmentId: a.id },
         });
-        if (a.requestId) {
+        // Access that had not started yet: the request that scheduled it never delivered, so it ends
+        // as Canceled (instead of staying Scheduled for good).
+        const neverStarted = a.state === 'scheduled';
+        if (a.requestId && neverStarted) {
+          await trx('requests').where({ id: a.requestId, state: 'scheduled' }).update({ state: 'canceled', completed_at: now, updated_at: now });
+          await recordAudit(trx, actor, {
+            action: 'request.canceled', at: now, directoryId: a.directoryId, targetType: 'request', targetId: a.requestId,
+            details: { reason: 'An administrator removed the access before it started.' },
+          });
+        } else if (a.requestId) {
           await recordAudit(trx, actor, { action: 'request.accessEnded', at: now, directoryId: a.directoryId, targetType: 'request', targetId: a.requestId, details: { reason: 'removedByAdmin' } });
         }
-        await notifier.accessEnded(trx, [a.id], 'an administrator removed it.');
+        await notifier.accessEnded(trx, [a.id], neverStarted ? 'an administrator removed it before it started.' : 'an administrator removed it.');
         return { userName: a.userName, packageName: pkg.name };
       });
     },

@@ -25,10 +25,11 @@ const CHECKS: Check[] = [
             and not exists (select 1 from assignments a where a.request_id = r.id)`,
   },
   {
-    rule: 'every assignment made from a request points to a request that was delivered',
+    rule: 'every assignment made from a request points to a request that was delivered (or canceled, when the access was removed before it started)',
     sql: `select a.id::text as offender from assignments a
           left join requests r on r.id = a.request_id
-          where a.origin = 'request' and (r.id is null or r.state not in ('delivered', 'scheduled'))`,
+          where a.origin = 'request' and (r.id is null or (r.state not in ('delivered', 'scheduled')
+            and not (r.state = 'canceled' and a.end_reason = 'removedByAdmin' and a.ended_at <= a.starts_at)))`,
   },
   {
     rule: 'every assignment made by an administrator has its request record',

@@ -5,6 +5,7 @@ import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestAp
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
 import { clearActivity, policyId as policyIdOf, requestId, userId as userIdOf } from '../support/flows.ts';
 import { mailTo as readMail } from '../support/mail.ts';
+import { checkIntegrity } from '../../src/integrity/checks.ts';
 
 let database: Database;
 let t: TestApp;
@@ -265,6 +266,22 @@ describe('removing an assignment', () => {
     const history = await rita.get(`/requests/${original}`);
     expect(history.text).toContain('Removed by an administrator.');
     expect((await rita.get(`/requests/${removal.id}`)).text).toContain('Access removed by Ada Admin');
+  });
+
+  it('removes access before it starts: the request that scheduled it ends as Canceled, and the person is told', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const original = await requestId(rita, PKG.repo, await policyId(PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-02-01', endDate: '2027-02-10' });
+    const a = await liveOf(USER.requestor, PKG.repo);
+    expect(a.state).toBe('scheduled');
+    const { post } = await removeForm(ada, PKG.repo, a.id);
+    expect((await post()).status).toBe(303);
+    expect(await db('assignments').where({ id: a.id }).first('state', 'end_reason')).toEqual({ state: 'expired', end_reason: 'removedByAdmin' });
+    expect((await db('requests').where({ id: original }).first('state')).state).toBe('canceled');
+    const history = await rita.get(`/requests/${original}`);
+    expect(history.text).toContain('Canceled by Ada Admin');
+    expect(history.text).toContain('An administrator removed the access before it started.');
+    expect((await mailTo(USER.requestor)).find((m) => m.kind === 'accessEnded')!.text).toContain('an administrator removed it before it started.');
+    expect(await checkIntegrity(db)).toEqual([]);
   });
 
   it('answers 409 when it has already ended, and two removals at once have one effect', async () => {
