@@ -69,10 +69,14 @@ export async function endDueAssignments(trx: Knex, now: Date, actor: Actor, noti
  * Access ending within 14 days, and within 1 day, gets one reminder each. The outbox's dedupe key
  * keeps each reminder to one message however often the sweep runs.
  */
-export async function remindEndingAssignments(trx: Knex, now: Date, notifier: Notifier): Promise<number> {
+export async function remindEndingAssignments(trx: Knex, now: Date, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
   let reminded = 0;
   for (const days of [14, 1] as const) {
     const due: string[] = await trx('assignments as a')
+      // Disabled people get no email, so no reminder would ever be recorded for them: left in, they
+      // would come back every run and, thousands of them, crowd out everyone else's reminders.
+      .join('users as u', 'u.id', 'a.user_id')
+      .whereNull('u.disabled_at')
       .where('a.state', 'delivered')
       .whereNotNull('a.ends_at')
       .where('a.ends_at', '>', now)
@@ -82,7 +86,7 @@ export async function remindEndingAssignments(trx: Knex, now: Date, notifier: No
       .whereNotExists(function () {
         this.select(trx.raw('1')).from('notifications as n').whereRaw(`n.dedupe_key = 'accessEndingSoon:${days}:' || a.id::text`);
       })
-      .limit(BATCH)
+      .limit(options.limit ?? BATCH)
       .pluck('a.id');
     if (due.length) await notifier.accessEndingSoon(trx, due, days);
     reminded += due.length;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
+import { remindEndingAssignments } from '../../src/assignments/lifecycle.ts';
 import { runSweep } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -328,6 +329,25 @@ describe('time', () => {
     expect(mail.subject).toBe('Your request for Wiki editors could not be completed');
     expect(mail.text).toContain('the access would have ended before it started, because the policy’s end date or the end date you asked for has passed');
     expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
+  });
+
+  it('leaves a disabled person’s ending access out of the reminders, so it never crowds out anyone else’s', async () => {
+    const otto = await signIn(t.app, USER.other);
+    await requestId(otto, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-01-15', endDate: '2027-02-10' });
+    const rita = await signIn(t.app, USER.requestor);
+    await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-01-15', endDate: '2027-02-10' });
+    await db('users').where({ email: USER.other }).update({ disabled_at: t.clock.now() });
+    t.clock.set('2027-02-01T09:00:00Z');
+    try {
+      const remind = () => db.transaction((trx) => remindEndingAssignments(trx, t.clock.now(), t.services.notifier, { limit: 1 }));
+      expect(await remind()).toBe(1);
+      expect((await mailTo(USER.requestor)).filter((m) => m.kind === 'accessEndingSoon')).toHaveLength(1);
+      // Nothing left to remind: the disabled person's access is not picked again and again.
+      expect(await remind()).toBe(0);
+      expect((await mailTo(USER.other)).filter((m) => m.kind === 'accessEndingSoon')).toHaveLength(0);
+    } finally {
+      await db('users').where({ email: USER.other }).update({ disabled_at: null });
+    }
   });
 
   it('starts scheduled access on its day, reminds before the end, and ends it on time', async () => {
