@@ -91,7 +91,8 @@ export function createRequestAdmin(deps: { db: Knex; clock: Clock; notifier: Not
           throw conflict('This request cannot be canceled', refusal(fresh?.state));
         }
         await trx('request_stages').where({ request_id: requestId }).whereIn('state', ['pending', 'waiting']).update({ state: 'canceled' });
-        await closeApproverItems(trx, requestId);
+        const waiting = await closeApproverItems(trx, requestId);
+        await notifier.requestCanceledForApprovers(trx, requestId, waiting);
         await recordAudit(trx, actor, {
           action: 'request.canceled',
           at: now,

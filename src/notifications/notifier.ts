@@ -12,6 +12,8 @@ export interface Notifier {
   requestsForwarded(trx: Knex, items: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[]): Promise<void>;
   stageDecided(trx: Knex, requestId: string, stage: number, decision: 'approve' | 'deny', deciderId: string, otherApproverIds: string[]): Promise<void>;
   requestDenied(trx: Knex, requestId: string, deciderName: string, justification: string | null): Promise<void>;
+  /** Approvers who had a canceled request waiting for them: they need not act any more. */
+  requestCanceledForApprovers(trx: Knex, requestId: string, approverIds: string[]): Promise<void>;
   requestsExpired(trx: Knex, items: { requestId: string; stage: number | null; approverIds: string[]; reason?: string }[]): Promise<void>;
   accessGranted(trx: Knex, assignmentIds: string[]): Promise<void>;
   /** Access that starts later (a requested start date): when it starts, accessGranted follows. */
@@ -211,6 +213,21 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
             'If you still need access, you can resubmit the request from Request history.',
           ],
           action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
+        }),
+      }]);
+    },
+
+    async requestCanceledForApprovers(trx, requestId, approverIds) {
+      if (approverIds.length === 0) return;
+      const f = await requestFacts(trx, requestId);
+      await write(trx, [{
+        kind: 'requestCanceledApprover', userIds: approverIds, hint: f.hint,
+        dedupe: (to) => `requestCanceled:${requestId}:${to.userId}`,
+        build: (to, links) => ({
+          subject: `Request canceled: ${f.packageName} for ${f.requestorName}`,
+          greeting: `Hello ${to.name},`,
+          paragraphs: [`The request from ${f.requestorName} for ${f.packageName} was canceled. You no longer need to approve or deny it.`],
+          action: { label: 'View the request', url: links.to(`/approvals/${f.id}`) },
         }),
       }]);
     },

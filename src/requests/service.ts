@@ -385,20 +385,23 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           throw conflict('This request cannot be canceled', cancelRefusal(fresh?.state));
         }
         await trx('request_stages').where({ request_id: requestId }).whereIn('state', ['pending', 'waiting']).update({ state: 'canceled' });
-        await closeApproverItems(trx, requestId);
+        const waiting = await closeApproverItems(trx, requestId);
         await recordAudit(trx, actor, { action: 'request.canceled', at: now, targetType: 'request', targetId: requestId, details: { packageName: request.packageName } });
+        await notifier.requestCanceledForApprovers(trx, requestId, waiting);
         return request;
       });
     },
   };
 }
 
-/** Approvers stop seeing the request's stages under Pending. */
-export async function closeApproverItems(trx: Knex, requestId: string): Promise<void> {
-  await trx('request_stage_approvers')
+/** Approvers stop seeing the request's stages under Pending. Returns who had it waiting for them. */
+export async function closeApproverItems(trx: Knex, requestId: string): Promise<string[]> {
+  const closed: { user_id: string }[] = await trx('request_stage_approvers')
     .whereIn('stage_id', trx('request_stages').where({ request_id: requestId }).select('id'))
     .where({ open: true })
-    .update({ open: false });
+    .update({ open: false })
+    .returning('user_id');
+  return [...new Set(closed.map((c) => c.user_id))];
 }
 
 function cancelRefusal(state: string | undefined): string {

@@ -189,6 +189,7 @@ describe('canceling a request on someone’s behalf', () => {
     expect(mail.subject).toBe('Your request for Wiki editors was canceled');
     expect(mail.text).toContain('Their reason: Wiki editing moved to the new platform.');
     expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
+    expect((await mailTo(USER.manager)).filter((m) => m.kind === 'requestCanceledApprover').map((m) => m.subject)).toEqual(['Request canceled: Wiki editors for Rita Requestor']);
     const own = await rita.get(`/requests/${id}`);
     expect(own.text).toContain('Canceled by Ada Admin');
     expect(own.text).toContain('Wiki editing moved to the new platform.');

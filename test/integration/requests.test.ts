@@ -6,6 +6,7 @@ import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts
 import { decide, policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
 import { runSweep } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
+import { mailTo as readMail } from '../support/mail.ts';
 
 let database: Database;
 let t: TestApp;
@@ -502,9 +503,14 @@ describe('Request history, Cancel and Resubmit', () => {
     expect(after.text).toContain('>Canceled</strong>');
     expect(after.text).toContain('Canceled by Rita Requestor');
     expect(await db('request_stage_approvers').where({ open: true }).count('* as n')).toEqual([{ n: 0 }]);
+    // The approver who was asked to decide is told they need not any more.
+    const [told] = await readMail(t, USER.manager, 'requestCanceledApprover');
+    expect(told.subject).toBe('Request canceled: Wiki editors for Rita Requestor');
+    expect(told.text).toContain('You no longer need to approve or deny it.');
     const again = await rita.post(`/requests/${requestId}/cancel`).type('form').send({ _csrf: csrfFrom(confirm.text) });
     expect(again.status).toBe(409);
     expect(again.text).toContain('This request was already canceled.');
+    expect(await readMail(t, USER.manager, 'requestCanceledApprover')).toHaveLength(1);
   });
 
   it('refuses to cancel a delivered request, saying why', async () => {
