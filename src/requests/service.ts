@@ -285,9 +285,9 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
             const effectiveStart = requestedStart ?? now;
             const latest = policyEnd(policy.expiration, effectiveStart);
             if (latest) {
-              // People choose whole days. The last day they may choose is the day the policy's limit
-              // falls on, or the day before when the limit is at midnight; that day ends at the limit.
-              const lastDay = startOfDay(new Date(latest.getTime() - 1));
+              // People choose whole days: the last they may choose is the day the policy's limit falls
+              // on (as the form's hint says), and access that day ends at the limit.
+              const lastDay = startOfDay(latest);
               if (startOfDay(end) > lastDay) errors.add('endDate', `End date must be no later than ${formatDay(lastDay)}, the most this policy allows`);
               else if (requestedEnd > latest) requestedEnd = latest;
             }

@@ -318,9 +318,8 @@ describe('submitting', () => {
       [{ startDate: '2027-02-30', endDate: '2027-03-01' }, 'Start date must be a real date, like 2027-01-31'],
       [{ startDate: '2027-01-14', endDate: '2027-01-20' }, 'Start date must be today or in the future'],
       [{ startDate: '2027-01-20', endDate: '2027-01-19' }, 'End date must be the same as or after the start date'],
-      [{ startDate: '2027-01-20', endDate: '2027-03-20' }, 'End date must be no later than 18 February 2027, the most this policy allows'],
-      // 30 days from the start of 20 January end as 19 February begins: the day named is the last one accepted.
-      [{ startDate: '2027-01-20', endDate: '2027-02-19' }, 'End date must be no later than 18 February 2027, the most this policy allows'],
+      [{ startDate: '2027-01-20', endDate: '2027-03-20' }, 'End date must be no later than 19 February 2027, the most this policy allows'],
+      [{ startDate: '2027-01-20', endDate: '2027-02-20' }, 'End date must be no later than 19 February 2027, the most this policy allows'],
     ];
     for (const [dates, message] of cases) {
       const res = await submit(rita, PKG.wiki, policy, { ...validWiki, specificPeriod: 'yes', ...dates });
@@ -331,13 +330,16 @@ describe('submitting', () => {
     expect(ignored.status).toBe(303);
   });
 
-  it('accepts the last day the policy allows, and ends access when the policy says', async () => {
+  it('accepts the day it names as the last the policy allows, and ends access when the policy says', async () => {
     const policy = await policyId(PKG.wiki, 'Staff: with approval');
-    const res = await submit(rita, PKG.wiki, policy, { ...validWiki, specificPeriod: 'yes', startDate: '2027-01-20', endDate: '2027-02-18' });
+    const form = await rita.get(`/access-packages/${PKG.wiki}/request?policy=${policy}`);
+    expect(form.text).toContain('At most 30 days after the start date');
+    const res = await submit(rita, PKG.wiki, policy, { ...validWiki, specificPeriod: 'yes', startDate: '2027-01-20', endDate: '2027-02-19' });
     expect(res.status).toBe(303);
     const request = await db('requests').where({ access_package_id: PKG.wiki }).first('requested_start', 'requested_end');
     expect(new Date(request.requested_start).toISOString()).toBe('2027-01-20T00:00:00.000Z');
-    expect(new Date(request.requested_end).toISOString()).toBe('2027-02-18T23:59:59.000Z');
+    // 30 days from the start of 20 January: the policy's limit, not the end of the day chosen.
+    expect(new Date(request.requested_end).toISOString()).toBe('2027-02-19T00:00:00.000Z');
   });
 
   it('delivers at once when the policy needs no approval, with grants and the policy’s end', async () => {
