@@ -67,7 +67,8 @@ export async function endDueAssignments(trx: Knex, now: Date, actor: Actor, noti
 
 /**
  * Access ending within 14 days, and within 1 day, gets one reminder each. The outbox's dedupe key
- * keeps each reminder to one message however often the sweep runs.
+ * (the assignment and its end) keeps each reminder to one message however often the sweep runs;
+ * an end moved later (by an import) is reminded of again.
  */
 export async function remindEndingAssignments(trx: Knex, now: Date, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
   let reminded = 0;
@@ -84,7 +85,10 @@ export async function remindEndingAssignments(trx: Knex, now: Date, notifier: No
       // Only access that lasts longer than the reminder window: a 2-day assignment needs no 14-day reminder.
       .whereRaw('a.ends_at - a.starts_at > ?::interval', [`${days} days`])
       .whereNotExists(function () {
-        this.select(trx.raw('1')).from('notifications as n').whereRaw(`n.dedupe_key = 'accessEndingSoon:${days}:' || a.id::text`);
+        // Keys without the end were written before the end was part of them.
+        this.select(trx.raw('1')).from('notifications as n').whereRaw(
+          `n.dedupe_key in ('accessEndingSoon:${days}:' || a.id::text || ':' || floor(extract(epoch from a.ends_at))::bigint::text, 'accessEndingSoon:${days}:' || a.id::text)`,
+        );
       })
       .limit(options.limit ?? BATCH)
       .pluck('a.id');

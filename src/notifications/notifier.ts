@@ -315,7 +315,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
       const facts = (await assignmentFacts(trx, assignmentIds)).filter((a) => a.endsAt);
       await write(trx, facts.map((a) => ({
         kind: 'accessEndingSoon', userIds: [a.userId], hint: a.hint,
-        dedupe: () => `accessEndingSoon:${daysBefore}:${a.id}`,
+        dedupe: () => `accessEndingSoon:${daysBefore}:${a.id}:${Math.floor(a.endsAt!.getTime() / 1000)}`,
         build: (to: Recipient, links: Links) => ({
           subject: `Your access to ${a.packageName} ends on ${day(a.endsAt!)}`,
           greeting: `Hello ${to.name},`,

@@ -374,6 +374,17 @@ describe('time', () => {
     expect(reminders.map((m) => m.subject)).toEqual(['Your access to Repository access ends on 10 March 2027', 'Your access to Repository access ends on 10 March 2027']);
     expect(reminders[0].text).toContain('request the access package again once your access has ended');
 
+    // An end moved later (as an import does) is reminded of again.
+    await db('assignments').where({ id: (await assignment()).id }).update({ ends_at: new Date('2027-03-20T12:00:00Z') });
+    await sweep();
+    // (Sorted: the 1-day reminder and this one were written at the same moment of the test's clock.)
+    expect((await mailTo(USER.requestor)).filter((m) => m.kind === 'accessEndingSoon').map((m) => m.subject).sort()).toEqual([
+      'Your access to Repository access ends on 10 March 2027',
+      'Your access to Repository access ends on 10 March 2027',
+      'Your access to Repository access ends on 20 March 2027',
+    ]);
+    await db('assignments').where({ id: (await assignment()).id }).update({ ends_at: new Date('2027-03-10T23:59:59Z') });
+
     t.clock.set('2027-03-11T00:00:00Z');
     expect((await sweep()).assignmentsEnded).toBe(1);
     expect((await assignment()).state).toBe('expired');
