@@ -5,7 +5,7 @@ import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam } from '../shared/params.ts';
 import { actorOf } from '../web/actor.ts';
 import { FormBody } from '../web/forms.ts';
-import { redirectWithFlash, render } from '../web/render.ts';
+import { listAnnouncement, redirectWithFlash, render } from '../web/render.ts';
 import { ASSIGNMENT_STATE_FILTERS, type AssignmentStateFilter } from './assignment-data.ts';
 import { emptyAssignInput, type AssignInput } from './assignment-service.ts';
 import { scopeOf } from './routes.ts';
@@ -35,7 +35,7 @@ export function assignmentAdminRoutes(services: Services): Router {
       res,
       'admin/assignments/index',
       { title: `Assignments: ${result.pkg.name}`, scope: scopeOf(res), ...result, state, q, stateOptions: ASSIGNMENT_STATE_FILTERS.map((value) => ({ value, label: STATE_LABELS[value] })) },
-      { fragments: { 'assignment-results': 'admin/assignments/_list' } },
+      { fragments: { 'assignment-results': 'admin/assignments/_list' }, announce: listAnnouncement(result.page, { one: 'assignment', many: 'assignments' }, q) },
     );
   });
 

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import type { Services } from '../services.ts';
 import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText } from '../shared/params.ts';
-import { render } from '../web/render.ts';
+import { listAnnouncement, render } from '../web/render.ts';
 import { OBJECT_TYPES, type AuditQuery } from './audit-service.ts';
 import { scopeOf } from './routes.ts';
 import { requireAdministrator } from './scope.ts';
@@ -28,7 +28,11 @@ export function auditAdminRoutes(services: Services): Router {
       res,
       'admin/audit/index',
       { title: 'Audit log', scope: scopeOf(res), ...listing, objectTypes: OBJECT_TYPES },
-      { status: listing.errors.length ? 422 : 200, fragments: { 'audit-results': 'admin/audit/_results' } },
+      {
+        status: listing.errors.length ? 422 : 200,
+        fragments: { 'audit-results': 'admin/audit/_results' },
+        announce: listing.page ? listAnnouncement(listing.page, { one: 'entry', many: 'entries' }) : undefined,
+      },
     );
   });
 

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Services } from '../services.ts';
 import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam } from '../shared/params.ts';
-import { render } from '../web/render.ts';
+import { listAnnouncement, render } from '../web/render.ts';
 import { scopeOf } from './routes.ts';
 
 /** Users and groups (administrators only): search, a person's access and history, a group's members. */
@@ -13,7 +13,7 @@ export function peopleAdminRoutes(services: Services): Router {
   router.get('/admin/users', async (req, res) => {
     const q = queryText(req, 'q', 200);
     const page = await people.users(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'string']));
-    render(req, res, 'admin/users/index', { title: 'Users', scope: scopeOf(res), q, page }, { fragments: { 'user-results': 'admin/users/_list' } });
+    render(req, res, 'admin/users/index', { title: 'Users', scope: scopeOf(res), q, page }, { fragments: { 'user-results': 'admin/users/_list' }, announce: listAnnouncement(page, { one: 'user', many: 'users' }, q) });
   });
 
   router.get('/admin/users/:id', async (req, res) => {
@@ -24,12 +24,12 @@ export function peopleAdminRoutes(services: Services): Router {
   router.get('/admin/groups', async (req, res) => {
     const q = queryText(req, 'q', 200);
     const page = await people.groups(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'string']));
-    render(req, res, 'admin/groups/index', { title: 'Groups', scope: scopeOf(res), q, page }, { fragments: { 'group-results': 'admin/groups/_list' } });
+    render(req, res, 'admin/groups/index', { title: 'Groups', scope: scopeOf(res), q, page }, { fragments: { 'group-results': 'admin/groups/_list' }, announce: listAnnouncement(page, { one: 'group', many: 'groups' }, q) });
   });
 
   router.get('/admin/groups/:id', async (req, res) => {
     const view = await people.group(scopeOf(res), uuidParam(req), pageRequestFrom(req.query, ['string', 'string']));
-    render(req, res, 'admin/groups/show', { title: `Group: ${view.group.name}`, scope: scopeOf(res), ...view }, { fragments: { 'member-results': 'admin/groups/_members' } });
+    render(req, res, 'admin/groups/show', { title: `Group: ${view.group.name}`, scope: scopeOf(res), ...view }, { fragments: { 'member-results': 'admin/groups/_members' }, announce: listAnnouncement(view.page, { one: 'member', many: 'members' }) });
   });
 
   return router;

@@ -6,7 +6,7 @@ import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam } from '../shared/params.ts';
 import { actorOf } from '../web/actor.ts';
 import { FormBody } from '../web/forms.ts';
-import { redirectWithFlash, render } from '../web/render.ts';
+import { listAnnouncement, redirectWithFlash, render } from '../web/render.ts';
 import { requestFilterFrom } from './request-admin-service.ts';
 import { scopeOf } from './routes.ts';
 
@@ -18,7 +18,7 @@ export function requestAdminRoutes(services: Services): Router {
   router.get('/admin/requests', async (req, res) => {
     const filter = requestFilterFrom({ state: queryText(req, 'state'), catalog: queryText(req, 'catalog'), package: queryText(req, 'package') });
     const result = await requests.list(scopeOf(res), filter, pageRequestFrom(req.query, ['date', 'string']));
-    render(req, res, 'admin/requests/index', { title: 'Requests', scope: scopeOf(res), filter, states: REQUEST_STATES, ...result }, { fragments: { 'request-results': 'admin/requests/_list' } });
+    render(req, res, 'admin/requests/index', { title: 'Requests', scope: scopeOf(res), filter, states: REQUEST_STATES, ...result }, { fragments: { 'request-results': 'admin/requests/_list' }, announce: listAnnouncement(result.page, { one: 'request', many: 'requests' }) });
   });
 
   router.get('/admin/requests/:id', async (req, res) => {

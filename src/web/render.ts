@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import type { Eta } from 'eta';
 import type { TemplateHelpers } from './views.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
+import type { Page } from '../shared/keyset.ts';
 
 export interface PageContext {
   user: CurrentUser | null;
@@ -73,6 +74,17 @@ function sendHtml(req: Request, res: Response, status: number, html: string): vo
   res.status(status).type('html').vary('Accept-Encoding');
   if (html.length < GZIP_THRESHOLD || req.acceptsEncodings('gzip', 'identity') !== 'gzip') return void res.send(html);
   res.set('Content-Encoding', 'gzip').send(gzipSync(html, { level: constants.Z_BEST_SPEED }));
+}
+
+/**
+ * What a screen reader hears when a filtered or paged list is swapped in: how many rows are shown,
+ * for which search, and whether more follow. ("12 users shown for “ada”.", "No groups match “x”.")
+ */
+export function listAnnouncement(page: Page<unknown>, noun: { one: string; many: string }, query?: string): string {
+  const n = page.items.length;
+  const forQuery = query ? ` for “${query}”` : '';
+  if (n === 0) return query ? `No ${noun.many} match “${query}”.` : `No ${noun.many} to show.`;
+  return `${n} ${n === 1 ? noun.one : noun.many} shown${forQuery}${page.next ? '; more on the next page' : ''}.`;
 }
 
 export function escapeHtml(s: string): string {

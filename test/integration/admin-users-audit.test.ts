@@ -68,6 +68,10 @@ describe('Users', () => {
     const fragment = await ada.get('/admin/users?q=gus').set('HX-Request', 'true').set('HX-Target', 'user-results');
     expect(fragment.text).not.toContain('<html');
     expect(fragment.text).toContain('Guest');
+    // Screen readers hear what the search found.
+    expect(fragment.text).toContain('<div id="live-status" hx-swap-oob="innerHTML">1 user shown for “gus”.</div>');
+    const none = await ada.get('/admin/users?q=zzz').set('HX-Request', 'true').set('HX-Target', 'user-results');
+    expect(none.text).toContain('No users match “zzz”.</div>');
     await db('users').update({ disabled_at: null });
   });
 
@@ -208,6 +212,7 @@ describe('the audit log', () => {
     const fragment = await ada.get(next).set('HX-Request', 'true').set('HX-Target', 'audit-results');
     expect(fragment.text).not.toContain('<html');
     expect(ns(fragment.text)).toEqual(ns(second.text));
+    expect(fragment.text).toContain('>50 entries shown; more on the next page.</div>');
   });
 
   it('downloads the filtered entries as CSV that spreadsheets cannot run', async () => {
