@@ -1,7 +1,7 @@
 import { constants, gzipSync } from 'node:zlib';
 import type { Request, Response } from 'express';
 import type { Eta } from 'eta';
-import type { TemplateHelpers } from './views.ts';
+import { documentTitle, type TemplateHelpers } from './views.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Page } from '../shared/keyset.ts';
 
@@ -54,6 +54,13 @@ export function render(req: Request, res: Response, view: string, data: object =
   const views = req.app.locals.views as Eta;
   const ctx = pageContext(req, res);
   let html = views.render(fragment ?? view, { ...data, ctx, fragment: Boolean(fragment) });
+  const title = (data as { title?: unknown }).title;
+  if (fragment && typeof title === 'string') {
+    // htmx sets the document's title from a <title> at the top level of a fragment: a swap that
+    // shows errors, or a pushed address, gets the title the whole page would have.
+    const errors = (data as { errors?: unknown[] }).errors;
+    html += `\n<title>${escapeHtml(documentTitle(title, Boolean(errors?.length), ctx.user?.directory.name ?? null))}</title>`;
+  }
   if (fragment && options.announce) {
     // The text goes into the page's existing live region (innerHTML): a region replaced whole
     // arrives already filled, and screen readers often do not read that out.

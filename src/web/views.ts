@@ -11,10 +11,16 @@ const dateTimeFormat = new Intl.DateTimeFormat('en-GB', {
   day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short',
 });
 
+/** The document's title: "Error: " first when the page shows errors, then the page, the directory and Portico. */
+export function documentTitle(title: string, hasErrors: boolean, directoryName: string | null): string {
+  return `${hasErrors ? 'Error: ' : ''}${title}${directoryName ? ` – ${directoryName}` : ''} – Portico`;
+}
+
 /** Helpers every template can call as `it.h.<name>`. */
 export function templateHelpers(assets: AssetCatalog) {
   return {
     asset: (name: string) => assets.url(name),
+    documentTitle,
     /** 31 January 2027 */
     date: (d: Date | string | null | undefined) => (d ? dateFormat.format(new Date(d)) : ''),
     /** 31 January 2027 at 14:05 UTC */

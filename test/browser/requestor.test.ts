@@ -85,6 +85,8 @@ describe.each([
     await expect.poll(() => summary.count()).toBe(1);
     expect(await summary.textContent()).toContain('Answer “Which ticket is this for?”');
     if (js) expect(await page.evaluate(() => document.activeElement?.classList.contains('error-summary'))).toBe(true);
+    // With or without JavaScript, the title says there is an error (htmx takes it from the fragment).
+    expect(await page.title()).toBe('Error: Request access: Wiki editors – Fabrikam – Portico');
     await summary.getByRole('link', { name: 'Enter a business justification' }).click();
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('justification');
 

@@ -286,6 +286,13 @@ describe('submitting', () => {
     expect(res.text).toContain('<a href="#justification">Enter a business justification</a>');
     expect(res.text).toContain('value="wiki 7"');
     expect(res.text).toMatch(/id="justification-error"/);
+    // The same refusal through htmx: only the form, with the title the whole page would have.
+    const form = await rita.get(`/access-packages/${PKG.wiki}/request?policy=${policy}`);
+    const swapped = await rita.post(`/access-packages/${PKG.wiki}/request`).set('HX-Request', 'true').set('HX-Target', 'pane').type('form')
+      .send({ _csrf: csrfFrom(form.text), policy, 'answer-0': 'wiki 7', 'answer-1': 'Runbooks', justification: 'x', specificPeriod: 'no' });
+    expect(swapped.status).toBe(422);
+    expect(swapped.text).not.toContain('<html');
+    expect(swapped.text).toContain('<title>Error: Request access: Wiki editors – Fabrikam – Portico</title>');
     const missing = await submit(rita, PKG.wiki, policy, { ...validWiki, 'answer-0': '', 'answer-1': '' });
     expect(missing.text).toContain('Answer “Which ticket is this for?”');
     expect(missing.text).toContain('<a href="#answer-1">Choose an answer to “What will you edit?”</a>');
