@@ -236,7 +236,7 @@ export function catalogAdminRoutes(services: Services): Router {
           addStage: 'Stage added.', removeStage: 'Stage removed.', addQuestion: 'Question added.', removeQuestion: 'Question removed.',
           moveQuestionUp: 'Question moved up.', moveQuestionDown: 'Question moved down.', addAttribute: 'Requestor attribute added.', removeAttribute: 'Requestor attribute removed.',
         };
-        return policyPage(req, res, packageId, policyId, { policy: applyFormAction(read.policy, read.action), announce: announcements[verb] ?? 'The form was updated.', focus: verb });
+        return policyPage(req, res, packageId, policyId, { policy: applyFormAction(read.policy, read.action), announce: announcements[verb] ?? 'The form was updated.', focus: read.action });
       }
       await saving(
         res,

@@ -211,8 +211,13 @@ describe('the policy editor', () => {
     expect(stage.text).not.toContain('value="addStage"');
     const moved = await post(max, page, page, { ...policyFields(), action: 'moveQuestionDown-0' });
     expect(moved.text.indexOf('Which team?')).toBeLessThan(moved.text.indexOf('Which contract?'));
+    // Focus follows the moved question to its new place; after a removal, the part now in its place.
+    const focused = (html: string) => [...html.matchAll(/id="([a-z]+-\d+)-heading" tabindex="-1" data-autofocus/g)].map((m) => m[1]);
+    expect(focused(moved.text)).toEqual(['question-1']);
     const removed = await post(max, page, page, { ...policyFields(), action: 'removeStage-0' });
     expect(removed.text).not.toContain('Stage 2</h3>');
+    expect(focused(removed.text)).toEqual(['stage-0']);
+    expect(focused((await post(max, page, page, { ...policyFields(), action: 'removeQuestion-1' })).text)).toEqual(['question-0']);
     const fragment = await max.post(page).set('HX-Request', 'true').set('HX-Target', 'policy-form').type('form').send({ _csrf: csrfFrom((await max.get(page)).text), ...policyFields(), action: 'addAttribute' });
     expect(fragment.text).not.toContain('<html');
     expect(fragment.text).toContain('Requestor attribute 2</h3>');
