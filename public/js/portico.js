@@ -65,10 +65,14 @@
     if (!target || target.id === 'live-status') return;
     if (focusMessage(target) || focus(target.querySelector('[data-autofocus]'))) return;
     if (!focusLost()) return;
-    var candidates = target.querySelectorAll('caption, h1, h2, h3, legend');
-    for (var i = 0; i < candidates.length; i++) {
-      // A visible one, so sighted keyboard users see where they are.
-      if (candidates[i].getClientRects().length && !candidates[i].closest('.visually-hidden')) return void focus(candidates[i]);
+    // A table's caption first (the results, not the filters above them), then a heading, then a
+    // legend; a visible one, so sighted keyboard users see where they are.
+    var kinds = ['caption', 'h1, h2, h3', 'legend'];
+    for (var k = 0; k < kinds.length; k++) {
+      var candidates = target.querySelectorAll(kinds[k]);
+      for (var i = 0; i < candidates.length; i++) {
+        if (candidates[i].getClientRects().length && !candidates[i].closest('.visually-hidden')) return void focus(candidates[i]);
+      }
     }
     focus(target);
   });

@@ -70,6 +70,7 @@ export function accessPackageRoutes(services: Services): Router {
     render(req, res, 'requests/new', { title: `Request access: ${model.pkg.name}`, ...model, errors: options.errors }, {
       status: options.errors ? 422 : 200,
       fragments: { pane: 'requests/_form', 'period-fields': 'requests/_period-fields' },
+      keepTitleFor: ['period-fields'],
     });
   };
 

@@ -77,6 +77,7 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
     const inserted: { stage_id: string; user_id: string }[] = await trx('request_stage_approvers').insert(rows.slice(i, i + 1000)).onConflict(['stage_id', 'user_id']).ignore().returning(['stage_id', 'user_id']);
     for (const r of inserted) added.add(`${r.stage_id}:${r.user_id}`);
   }
+  const found = forwarded.map((f) => f.approverIds.length);
   due.forEach((d, i) => (forwarded[i].approverIds = forwarded[i].approverIds.filter((id) => added.has(`${d.stage_id}:${id}`))));
   await trx('request_stages').whereRaw('id = any(?::uuid[])', [due.map((d) => d.stage_id)]).update({ escalated_at: now });
   const names = new Map((await trx('users').whereRaw('id = any(?::uuid[])', [[...new Set(rows.map((r) => r.user_id))]]).select('id', 'display_name')).map((u) => [u.id, u.display_name]));
@@ -88,7 +89,11 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
       targetType: 'request',
       targetId: d.request_id,
       directoryId: d.directory_id,
-      details: { stage: d.position, approverNames: forwarded[i].approverIds.map((id) => names.get(id)).join(', ') || 'no alternate approver could be found' },
+      details: {
+        stage: d.position,
+        approverNames: forwarded[i].approverIds.map((id) => names.get(id)).join(', ')
+          || (found[i] > 0 ? 'its alternate approvers were already approvers of this stage' : 'no alternate approver could be found'),
+      },
     })),
     now,
   );

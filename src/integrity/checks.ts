@@ -29,7 +29,8 @@ const CHECKS: Check[] = [
     sql: `select a.id::text as offender from assignments a
           left join requests r on r.id = a.request_id
           where a.origin = 'request' and (r.id is null or (r.state not in ('delivered', 'scheduled')
-            and not (r.state = 'canceled' and a.end_reason = 'removedByAdmin' and a.ended_at <= a.starts_at)))`,
+            and not (r.state = 'canceled' and a.end_reason = 'removedByAdmin'
+              and not exists (select 1 from assignment_grants g where g.assignment_id = a.id))))`,
   },
   {
     rule: 'every assignment made by an administrator has its request record',

@@ -3,20 +3,29 @@ import vm from 'node:vm';
 /**
  * Patterns of policy questions, written by administrators and catalog owners, checked against
  * what requestors type. JavaScript regular expressions backtrack: `^(a+)+$` against a long answer
- * would run for hours on the one event loop every person shares. So a check runs with a time
- * limit, and a pattern is compiled the same way (Unicode mode) when it is saved as when it is used.
+ * would run for hours on the one event loop every person shares. So a check runs with a time limit.
+ * A pattern is compiled in Unicode mode when it can be (so `\p{L}` and astral characters work), and
+ * as plain JavaScript otherwise (patterns such as `^\d{3}\-\d{4}$` that only that mode accepts),
+ * the same way when it is saved as when it is used.
  */
-const FLAGS = 'u';
 // Long enough that a busy machine never fails an ordinary pattern; short enough to bound the harm.
 const TIME_LIMIT_MS = 250;
 
 const context = vm.createContext({ pattern: /$^/, value: '' });
 const check = new vm.Script('pattern.test(value)');
 
+function compile(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern, 'u');
+  } catch {
+    return new RegExp(pattern);
+  }
+}
+
 /** Why a pattern cannot be used, or null when it can. */
 export function patternError(pattern: string): string | null {
   try {
-    new RegExp(pattern, FLAGS);
+    compile(pattern);
     return null;
   } catch (e) {
     return (e as Error).message.replace(/^Invalid regular expression: /, '');
@@ -27,7 +36,7 @@ export function patternError(pattern: string): string | null {
 export function matchesPattern(pattern: string, value: string): boolean | 'tooSlow' {
   let compiled: RegExp;
   try {
-    compiled = new RegExp(pattern, FLAGS);
+    compiled = compile(pattern);
   } catch {
     return false;
   }

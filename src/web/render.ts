@@ -22,6 +22,8 @@ export interface RenderOptions {
   fragments?: Record<string, string>;
   /** Text for the live region when a fragment is swapped in (announced by screen readers). */
   announce?: string;
+  /** Targets that swap a small part of a page (a form's dates): their fragments leave its title alone. */
+  keepTitleFor?: string[];
 }
 
 /** The id htmx says it will swap into, when this is an htmx request that wants a fragment. */
@@ -55,7 +57,7 @@ export function render(req: Request, res: Response, view: string, data: object =
   const ctx = pageContext(req, res);
   let html = views.render(fragment ?? view, { ...data, ctx, fragment: Boolean(fragment) });
   const title = (data as { title?: unknown }).title;
-  if (fragment && typeof title === 'string') {
+  if (fragment && typeof title === 'string' && !options.keepTitleFor?.includes(target!)) {
     // htmx sets the document's title from a <title> at the top level of a fragment: a swap that
     // shows errors, or a pushed address, gets the title the whole page would have.
     const errors = (data as { errors?: unknown[] }).errors;

@@ -273,6 +273,8 @@ describe('removing an assignment', () => {
     const original = await requestId(rita, PKG.repo, await policyId(PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-02-01', endDate: '2027-02-10' });
     const a = await liveOf(USER.requestor, PKG.repo);
     expect(a.state).toBe('scheduled');
+    // Its start has come, but the sweep has not started it yet: it never started either.
+    t.clock.set('2027-02-01T06:00:00Z');
     const { post } = await removeForm(ada, PKG.repo, a.id);
     expect((await post()).status).toBe(303);
     expect(await db('assignments').where({ id: a.id }).first('state', 'end_reason')).toEqual({ state: 'expired', end_reason: 'removedByAdmin' });

@@ -301,6 +301,22 @@ describe('time', () => {
     expect(audit.details.approverNames).toBe('Ada Admin');
   });
 
+  it('says so when a stage’s alternates were all approvers of it already', async () => {
+    const otto = await signIn(t.app, USER.other);
+    const max = await signIn(t.app, USER.manager);
+    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, id, 'approve', 'ok');
+    const stage = await db('request_stages').where({ request_id: id, position: 2 }).first('id', 'approver_rules');
+    const apu = await db('users').where({ email: USER.approver }).first('id', 'display_name');
+    const rules = stage.approver_rules.filter((r: { role: string }) => r.role !== 'escalation');
+    await db('request_stages').where({ id: stage.id }).update({ approver_rules: JSON.stringify([...rules, { role: 'escalation', type: 'user', userId: apu.id, groupId: null, name: apu.display_name }]) });
+    t.clock.advance({ days: 4 });
+    expect((await sweep()).requestsEscalated).toBe(1);
+    const audit = await db('audit_log').where({ action: 'request.escalated', target_id: id }).first('details');
+    expect(audit.details.approverNames).toBe('its alternate approvers were already approvers of this stage');
+    expect((await mailTo(USER.approver)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(0);
+  });
+
   it('ends a request that reaches a stage nobody can approve, instead of leaving it hanging', async () => {
     const otto = await signIn(t.app, USER.other);
     const max = await signIn(t.app, USER.manager);

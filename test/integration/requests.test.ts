@@ -293,6 +293,10 @@ describe('submitting', () => {
     expect(swapped.status).toBe(422);
     expect(swapped.text).not.toContain('<html');
     expect(swapped.text).toContain('<title>Error: Request access: Wiki editors – Fabrikam – Portico</title>');
+    // Swapping in the dates alone leaves the page's title (and its "Error: ") as it is.
+    const dates = await rita.get(`/access-packages/${PKG.wiki}/request?policy=${policy}&specificPeriod=yes`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
+    expect(dates.text).toContain('Start date');
+    expect(dates.text).not.toContain('<title>');
     const missing = await submit(rita, PKG.wiki, policy, { ...validWiki, 'answer-0': '', 'answer-1': '' });
     expect(missing.text).toContain('Answer “Which ticket is this for?”');
     expect(missing.text).toContain('<a href="#answer-1">Choose an answer to “What will you edit?”</a>');

@@ -17,7 +17,13 @@ describe('policy question patterns', () => {
   it('are refused when saved if they would not compile where they are used', () => {
     expect(patternError('^[A-Z]+-[0-9]+$')).toBeNull();
     expect(patternError('^(T-[0-9]+$')).toMatch(/Unterminated group/);
-    // Valid without the Unicode flag, invalid with it: refused up front rather than failing every answer.
-    expect(patternError('^[\\w-:]+$')).not.toBeNull();
+  });
+
+  it('keep working when only plain JavaScript accepts them (patterns saved before Unicode mode)', () => {
+    expect(patternError('^\\d{3}\\-\\d{4}$')).toBeNull();
+    expect(matchesPattern('^\\d{3}\\-\\d{4}$', '555-1234')).toBe(true);
+    expect(patternError('^[\\w-:]+$')).toBeNull();
+    expect(matchesPattern('^[\\w-:]+$', 'a-b:c')).toBe(true);
+    expect(matchesPattern('^[\\w-:]+$', 'a b')).toBe(false);
   });
 });
