@@ -281,39 +281,38 @@ describe('time', () => {
     expect(await stateOf(id)).toBe('delivered');
   });
 
-  it('does not forward a request to an alternate who already approves the stage', async () => {
+  /**
+   * A two-stage request at stage 2, whose snapshot of approver rules names Apu (already a primary
+   * approver of stage 2, through the group) as an alternate: beside Ada, or (`only`) instead of her.
+   */
+  async function atStage2WithApuAsAlternate(only: boolean): Promise<string> {
     const otto = await signIn(t.app, USER.other);
     const max = await signIn(t.app, USER.manager);
     const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
     await decide(max, id, 'approve', 'ok');
-    // Stage 2's alternates: Ada, and Apu, who is already a primary approver of it (through the group).
     const stage = await db('request_stages').where({ request_id: id, position: 2 }).first('id', 'approver_rules');
     const apu = await db('users').where({ email: USER.approver }).first('id', 'display_name');
+    const rules = only ? stage.approver_rules.filter((r: { role: string }) => r.role !== 'escalation') : stage.approver_rules;
     await db('request_stages').where({ id: stage.id }).update({
-      approver_rules: JSON.stringify([...stage.approver_rules, { role: 'escalation', type: 'user', userId: apu.id, groupId: null, name: apu.display_name }]),
+      approver_rules: JSON.stringify([...rules, { role: 'escalation', type: 'user', userId: apu.id, groupId: null, name: apu.display_name }]),
     });
     t.clock.advance({ days: 4 });
     expect((await sweep()).requestsEscalated).toBe(1);
+    return id;
+  }
+  const escalationAudit = async (id: string) => (await db('audit_log').where({ action: 'request.escalated', target_id: id }).first('details')).details;
+
+  it('does not forward a request to an alternate who already approves the stage', async () => {
+    const id = await atStage2WithApuAsAlternate(false);
     expect((await mailTo(USER.admin)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(1);
     expect((await mailTo(USER.approver)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(0);
     expect(await approversOf(id, 2)).toContainEqual({ email: USER.approver, kind: 'primary' });
-    const audit = await db('audit_log').where({ action: 'request.escalated', target_id: id }).first('details');
-    expect(audit.details.approverNames).toBe('Ada Admin');
+    expect((await escalationAudit(id)).approverNames).toBe('Ada Admin');
   });
 
   it('says so when a stage’s alternates were all approvers of it already', async () => {
-    const otto = await signIn(t.app, USER.other);
-    const max = await signIn(t.app, USER.manager);
-    const id = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
-    await decide(max, id, 'approve', 'ok');
-    const stage = await db('request_stages').where({ request_id: id, position: 2 }).first('id', 'approver_rules');
-    const apu = await db('users').where({ email: USER.approver }).first('id', 'display_name');
-    const rules = stage.approver_rules.filter((r: { role: string }) => r.role !== 'escalation');
-    await db('request_stages').where({ id: stage.id }).update({ approver_rules: JSON.stringify([...rules, { role: 'escalation', type: 'user', userId: apu.id, groupId: null, name: apu.display_name }]) });
-    t.clock.advance({ days: 4 });
-    expect((await sweep()).requestsEscalated).toBe(1);
-    const audit = await db('audit_log').where({ action: 'request.escalated', target_id: id }).first('details');
-    expect(audit.details.approverNames).toBe('its alternate approvers were already approvers of this stage');
+    const id = await atStage2WithApuAsAlternate(true);
+    expect((await escalationAudit(id)).approverNames).toBe('its alternate approvers were already approvers of this stage');
     expect((await mailTo(USER.approver)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(0);
   });
 
