@@ -13,6 +13,7 @@ import { runSweep } from '../lifecycle/sweep.ts';
 import { createLogger } from '../log.ts';
 import { createServices } from '../services.ts';
 import { freePort } from '../shared/net.ts';
+import { judgeBudgets } from './budgets.ts';
 import { findFixtures, type BenchFixtures } from './fixtures.ts';
 import { SCALES, type Scale } from './generate.ts';
 import { request, signIn } from './http.ts';
@@ -126,6 +127,9 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
   let cluster: ThrowawayCluster | undefined;
   let server: ChildProcess | undefined;
   const children: ChildProcess[] = [];
+  let loadSeconds: number | undefined;
+  let searchUsesIndex = false;
+  let sweep: { seconds: number; dueItems: number } | undefined;
   try {
     // ---- database ------------------------------------------------------------------------------
     let databaseUrl = options.databaseUrl;
@@ -138,6 +142,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
       databaseUrl = cluster.url('portico_bench');
       out(`generating and loading the ${options.scale.name} directory`);
       const loaded = await loadIntoDatabase(databaseUrl, { scale: options.scale, now: new Date(), passwordHash: await hashPassword(PASSWORD), hint: HINT }, (l) => out(`  ${l}`));
+      loadSeconds = loaded.seconds;
       out(`  ${loaded.rows.toLocaleString('en-GB')} rows in ${fmt(loaded.seconds)} s (generate, load, index, check and analyze)`);
       for (const [table, n] of Object.entries(loaded.counts)) if (n >= 1000) out(`    ${table.padEnd(30)} ${n.toLocaleString('en-GB').padStart(10)}`);
     }
@@ -158,6 +163,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
       const plan = await explain(db, listing.sql, listing.bindings);
       for (const line of plan) out(`  ${line}`);
       const scans = plan.filter((l: string) => /Seq Scan on (access_packages|resources)\b/.test(l));
+      searchUsesIndex = scans.length === 0;
       out(
         scans.length
           ? `  => the search scans a table${options.scale.packages < 5000 ? ' (on a directory this small a scan is the planner\'s cheaper choice)' : ': WARNING'}`
@@ -325,6 +331,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
       const started = performance.now();
       const report = await runSweep({ db: sweepDb.db, notifier: services.notifier, logger }, at);
       const seconds = (performance.now() - started) / 1000;
+      sweep = { seconds, dueItems: due };
       sweepLine = `${fmt(seconds, 2)} s for ${due.toLocaleString('en-GB')} due items at ${at.toISOString()}: ${JSON.stringify(report)}`;
       out(`\nlifecycle sweep: ${sweepLine}`);
     } finally {
@@ -338,6 +345,20 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     for (const r of results) out(`| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt((100 * r.rps) / ceiling.rps)}% | ${r.note && !r.requests ? r.note : r.errors} |`);
     out(`| Ceiling: same bytes from bare node:http | ${fmt(ceiling.rps)} | ${fmt(ceiling.p50, 2)} | ${fmt(ceiling.p99, 2)} | 100% | ${ceiling.errors} |`);
     out(`\nfirst load (heaviest page): ${fmt(heaviest / 1024)} KB compressed; server peak memory ${fmt(peak, 0)} MB resident; sweep ${sweepLine.split(':')[0] || 'not run'}`);
+
+    const verdicts = judgeBudgets({
+      pages: results.map((r) => ({ name: r.name, rps: r.rps, p99: r.p99, served: r.requests > 0 })),
+      availablePage: 'Available',
+      searchPage: 'Available, search "payroll"',
+      ceilingRps: ceiling.rps,
+      searchUsesIndex,
+      firstLoadKb: heaviest / 1024,
+      peakMemoryMb: peak,
+      sweep,
+      loadSeconds,
+    });
+    out(`\nbudgets${options.scale.name === 'entra' ? '' : ` (set for the entra scale; this run is ${options.scale.name})`}: ${verdicts.filter((v) => v.met).length} of ${verdicts.length} met`);
+    for (const v of verdicts) out(`  ${v.met ? 'met    ' : 'NOT MET'}  ${v.budget}: ${v.measured}`);
   } finally {
     if (server) await stop(server);
     for (const c of children) await stop(c);
