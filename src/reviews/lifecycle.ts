@@ -57,62 +57,79 @@ export async function scopeName(trx: Knex, review: Pick<ReviewDefinition, 'scope
  * An occurrence whose whole window passed while nothing swept is skipped, not started late.
  */
 export async function startDueReviews(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number; reviewId?: string } = {}): Promise<number> {
-  const q = trx('access_reviews as r')
-    .where('r.starts_on', '<=', now)
-    .where(function () {
-      this.where(function () {
-        this.where('r.recurrence', 'once')
-          .whereRaw('r.starts_on + make_interval(days => r.duration_days) > ?', [now])
-          .whereNotExists(function () {
-            this.select(trx.raw('1')).from('access_review_instances as i').whereRaw('i.access_review_id = r.id');
-          });
-      }).orWhere(function () {
-        // Occurrences are at least a period apart: an instance this recent is the latest occurrence's.
-        this.whereNot('r.recurrence', 'once').whereNotExists(function () {
-          this.select(trx.raw('1')).from('access_review_instances as i').whereRaw(`i.access_review_id = r.id and i.starts_at > ?::timestamptz - make_interval(days => ${PERIOD_DAYS_SQL})`, [now]);
-        });
-      });
-    })
-    .orderBy('r.starts_on')
-    .limit(options.limit ?? REVIEW_BATCH)
-    .forUpdate('r')
-    .skipLocked()
-    .select(REVIEW_COLUMNS);
-  if (options.reviewId) q.where('r.id', options.reviewId);
-  const candidates = (await q) as ReviewDefinition[];
+  const limit = options.limit ?? REVIEW_BATCH;
   let started = 0;
-  for (const review of candidates) {
-    const startsOn = new Date(review.starts_on);
-    const latest = latestOccurrence(startsOn, review.recurrence, now);
-    if (!latest) continue;
-    const endsAt = instanceEnd(startsOn, review.recurrence, review.duration_days, latest.index);
-    if (endsAt <= now) continue;
-    const midpoint = new Date(latest.startsAt.getTime() + (endsAt.getTime() - latest.startsAt.getTime()) / 2);
-    const [instance] = await trx('access_review_instances')
-      .insert({
-        access_review_id: review.id,
-        starts_at: latest.startsAt,
-        ends_at: endsAt,
-        state: 'active',
-        // Started after its midpoint (the sweep was late): the start email is the reminder.
-        reminded_at: midpoint <= now ? now : null,
+  // Candidates include recurring reviews with nothing to start yet (a month longer than 28 days,
+  // a window already missed): they must not fill the batch, or the sweep would stop before the
+  // reviews after them (it takes a short batch to mean "nothing more"). Pages past them instead.
+  let after: { startsOn: Date; id: string } | null = null;
+  while (started < limit) {
+    const q = trx('access_reviews as r')
+      .where('r.starts_on', '<=', now)
+      .where(function () {
+        this.where(function () {
+          this.where('r.recurrence', 'once')
+            .whereRaw('r.starts_on + make_interval(days => r.duration_days) > ?', [now])
+            .whereNotExists(function () {
+              this.select(trx.raw('1')).from('access_review_instances as i').whereRaw('i.access_review_id = r.id');
+            });
+        }).orWhere(function () {
+          // Occurrences are at least a period apart: an instance this recent is the latest occurrence's.
+          this.whereNot('r.recurrence', 'once').whereNotExists(function () {
+            this.select(trx.raw('1')).from('access_review_instances as i').whereRaw(`i.access_review_id = r.id and i.starts_at > ?::timestamptz - make_interval(days => ${PERIOD_DAYS_SQL})`, [now]);
+          });
+        });
       })
-      .onConflict(['access_review_id', 'starts_at'])
-      .ignore()
-      .returning('id');
-    if (!instance) continue;
-    const items = await createItems(trx, review, instance.id, now);
-    await assignReviewers(trx, review, instance.id);
-    await recordAuditMany(
-      trx,
-      actor,
-      [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details: { accessReviewId: review.id, name: review.name, items, startsAt: latest.startsAt, endsAt } }],
-      now,
-    );
-    await notifyReviewStarted(trx, notifier, review, instance.id, endsAt);
-    started++;
+      .orderBy([{ column: 'r.starts_on' }, { column: 'r.id' }])
+      .limit(limit)
+      .forUpdate('r')
+      .skipLocked()
+      .select(REVIEW_COLUMNS);
+    if (options.reviewId) q.where('r.id', options.reviewId);
+    if (after) q.whereRaw('(r.starts_on, r.id) > (?::timestamptz, ?::uuid)', [after.startsOn, after.id]);
+    const candidates = (await q) as ReviewDefinition[];
+    for (const review of candidates) {
+      if (started >= limit) break;
+      if (await startOccurrence(trx, review, now, actor, notifier)) started++;
+    }
+    if (candidates.length < limit) break;
+    const last = candidates[candidates.length - 1];
+    after = { startsOn: new Date(last.starts_on), id: last.id };
   }
   return started;
+}
+
+/** Starts the review's latest occurrence, unless it has none now, its window passed, or it already started. */
+async function startOccurrence(trx: Knex, review: ReviewDefinition, now: Date, actor: Actor, notifier: Notifier): Promise<boolean> {
+  const startsOn = new Date(review.starts_on);
+  const latest = latestOccurrence(startsOn, review.recurrence, now);
+  if (!latest) return false;
+  const endsAt = instanceEnd(startsOn, review.recurrence, review.duration_days, latest.index);
+  if (endsAt <= now) return false;
+  const midpoint = new Date(latest.startsAt.getTime() + (endsAt.getTime() - latest.startsAt.getTime()) / 2);
+  const [instance] = await trx('access_review_instances')
+    .insert({
+      access_review_id: review.id,
+      starts_at: latest.startsAt,
+      ends_at: endsAt,
+      state: 'active',
+      // Started after its midpoint (the sweep was late): the start email is the reminder.
+      reminded_at: midpoint <= now ? now : null,
+    })
+    .onConflict(['access_review_id', 'starts_at'])
+    .ignore()
+    .returning('id');
+  if (!instance) return false;
+  const items = await createItems(trx, review, instance.id, now);
+  await assignReviewers(trx, review, instance.id);
+  await recordAuditMany(
+    trx,
+    actor,
+    [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details: { accessReviewId: review.id, name: review.name, items, startsAt: latest.startsAt, endsAt } }],
+    now,
+  );
+  await notifyReviewStarted(trx, notifier, review, instance.id, endsAt);
+  return true;
 }
 
 /**

@@ -5,7 +5,9 @@ import { createTestApp, csrfFrom, seedDirectory, signIn, type TestApp } from '..
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
 import { userId } from '../support/flows.ts';
 import { decideItem, instanceOf, isMember, itemId, liveAssignment, managerReview, resetReviews, REVIEW, selfReview, specificReview, sweeper } from '../support/reviews.ts';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { REVIEW_BATCH } from '../../src/reviews/lifecycle.ts';
 import { systemActor } from '../../src/audit/audit.ts';
 import { DEMO_DIRECTORY_FILE } from '../../src/server.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
@@ -156,6 +158,20 @@ describe('starting a review', () => {
     t.clock.set('2027-01-26T09:00:00Z'); // 26 December + 1 month
     expect((await sweep()).reviewsStarted).toBe(1);
     expect(new Date((await instanceOf(db, REVIEW.specific)).starts_at).toISOString()).toBe('2027-01-26T09:00:00.000Z');
+  });
+
+  it('starts a due review even when a whole batch of earlier recurring reviews has nothing to start', async () => {
+    // Monthly reviews are candidates again 28 days after their start, though their next occurrence
+    // is in February: a batch full of them must not hide the review due on the 30th.
+    const review = (name: string, spec: object) => ({ id: randomUUID(), name, scope: { accessPackage: PKG.wiki }, reviewers: { type: 'specific', users: [USER.admin] }, ifNoResponse: 'noChange', ...spec });
+    const monthly = Array.from({ length: REVIEW_BATCH + 1 }, (_, i) => review(`Monthly ${i}`, { startsOn: '2027-01-01T00:00:00Z', durationDays: 14, recurrence: 'monthly' }));
+    const once = review('Once on the 30th', { startsOn: '2027-01-30T00:00:00Z', durationDays: 1, recurrence: 'once' });
+    t.clock.set('2027-01-01T00:00:00Z');
+    await resetReviews(database, t.clock, [...monthly, once]);
+    expect((await sweep()).reviewsStarted).toBe(REVIEW_BATCH + 1);
+    t.clock.set('2027-01-30T09:00:00Z');
+    expect((await sweep()).reviewsStarted).toBe(1);
+    expect(await db('access_review_instances').where({ access_review_id: once.id, state: 'active' }).count('* as n')).toEqual([{ n: 1 }]);
   });
 });
 
