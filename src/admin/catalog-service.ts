@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Actor } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { FieldErrors } from '../errors.ts';
-import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesOfCatalog, roleKeysOfPackage } from './data.ts';
+import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesElsewhereOfPackage, resourcesOfCatalog, roleKeysOfPackage } from './data.ts';
 import { editDirectory, located, type EditableFile } from './directory-edit.ts';
 import { adminNotFound, managesCatalogId, requireAdministrator, type AdminScope } from './scope.ts';
 
@@ -138,6 +138,9 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
           ri = located(resources.findIndex((r) => r.key === current.key));
           before = structuredClone(resources[ri]);
           if (next.key !== current.key) {
+            // The rename changes the row before the import checks the file, so a key in use is refused here (under the directory's lock).
+            const taken = await trx('resources as r').join('catalogs as c', 'c.id', 'r.catalog_id').where({ 'r.directory_id': scope.directoryId, 'r.key': next.key }).first('c.name');
+            if (taken) new FieldErrors().add('key', `Key: another resource has the key ${next.key} (in the catalog ${taken.name})`).throwIfAny();
             // Resources are matched by key: rename the row first, and the packages that grant its roles.
             await trx('resources').where({ id: current.id }).update({ key: next.key });
             for (const c of file.catalogs) for (const p of c.accessPackages ?? []) for (const rr of p.resourceRoles ?? []) if (rr.resource === current.key) rr.resource = next.key;
@@ -182,14 +185,15 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
     async getPackage(scope: AdminScope, id: string) {
       const pkg = await packageInScope(db, scope, id);
       if (!pkg) throw adminNotFound();
-      const [resources, policies, grants, incompatible, others] = await Promise.all([
+      const [ownResources, resourcesElsewhere, policies, grants, incompatible, others] = await Promise.all([
         resourcesOfCatalog(db, pkg.catalogId),
+        resourcesElsewhereOfPackage(db, id, pkg.catalogId),
         policiesOfPackage(db, id),
         roleKeysOfPackage(db, id),
         db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id'),
         otherPackages(db, scope.directoryId, id),
       ]);
-      return { pkg, resources, policies, selectedRoles: grants, incompatible, others };
+      return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others };
     },
 
     /** Creates (packageId null) or changes an access package of a catalog. Returns its id. */

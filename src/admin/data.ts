@@ -11,25 +11,26 @@ export interface CatalogRow {
   packageCount: number;
 }
 
-export async function catalogsInScope(db: Knex, scope: AdminScope): Promise<CatalogRow[]> {
-  const q = db('catalogs as c')
-    .select(
-      'c.id',
-      'c.name',
-      'c.description',
-      'c.enabled',
-      db.raw('(select count(*) from resources r where r.catalog_id = c.id)::int as "resourceCount"'),
-      db.raw('(select count(*) from access_packages p where p.catalog_id = c.id)::int as "packageCount"'),
-      db.raw(`coalesce((select array_agg(u.email order by u.email) from catalog_owners o join users u on u.id = o.user_id where o.catalog_id = c.id), '{}') as owners`),
-    )
-    .orderByRaw('lower(c.name), c.id')
-    .limit(1000);
+function catalogRows(db: Knex, scope: AdminScope) {
+  const q = db('catalogs as c').select(
+    'c.id',
+    'c.name',
+    'c.description',
+    'c.enabled',
+    db.raw('(select count(*) from resources r where r.catalog_id = c.id)::int as "resourceCount"'),
+    db.raw('(select count(*) from access_packages p where p.catalog_id = c.id)::int as "packageCount"'),
+    db.raw(`coalesce((select array_agg(u.email order by u.email) from catalog_owners o join users u on u.id = o.user_id where o.catalog_id = c.id), '{}') as owners`),
+  );
   return inScope(q, scope, { directory: 'c.directory_id', catalog: 'c.id' });
 }
 
+export async function catalogsInScope(db: Knex, scope: AdminScope): Promise<CatalogRow[]> {
+  return catalogRows(db, scope).orderByRaw('lower(c.name), c.id').limit(1000);
+}
+
+/** One catalog by id, wherever it sorts (the list above stops at 1,000). */
 export async function catalogInScope(db: Knex, scope: AdminScope, id: string): Promise<CatalogRow | null> {
-  const rows = await catalogsInScope(db, scope);
-  return rows.find((c) => c.id === id) ?? null;
+  return (await catalogRows(db, scope).where('c.id', id).first()) ?? null;
 }
 
 export interface ResourceRow {
@@ -47,6 +48,23 @@ export async function resourcesOfCatalog(db: Knex, catalogId: string): Promise<R
     .where('r.catalog_id', catalogId)
     .orderByRaw('lower(r.name), r.id')
     .select('r.id', 'r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(`coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`));
+}
+
+/**
+ * Resources of other catalogs that a package uses (the file format allows it), each with only the
+ * roles the package has, named with their catalog: the package form lists them so that saving it
+ * keeps them, and an administrator can see and remove them.
+ */
+export async function resourcesElsewhereOfPackage(db: Knex, packageId: string, catalogId: string): Promise<ResourceRow[]> {
+  return db('access_package_resource_roles as a')
+    .join('resource_roles as rr', 'rr.id', 'a.resource_role_id')
+    .join('resources as r', 'r.id', 'rr.resource_id')
+    .join('catalogs as c', 'c.id', 'r.catalog_id')
+    .where('a.access_package_id', packageId)
+    .whereNot('r.catalog_id', catalogId)
+    .groupBy('r.id', 'c.name')
+    .orderByRaw('lower(r.name), r.id')
+    .select('r.id', 'r.key', 'r.type', db.raw(`r.name || ' (catalog ' || c.name || ')' as name`), 'r.description', 'r.url', db.raw('array_agg(rr.name order by rr.position, rr.name) as roles'));
 }
 
 /** A package's resource roles as the package form names them: `resource key::role name`. */

@@ -128,7 +128,7 @@ describe('catalogs', () => {
 });
 
 describe('resources and access packages', () => {
-  it('adds a resource, refuses a duplicate key with the import’s message, and renames a key everywhere', async () => {
+  it('adds a resource, refuses a duplicate key with the import’s message, refuses to rename to a key in use, and renames a key everywhere', async () => {
     const general = await catalogId('General');
     const add = await post(max, `/admin/catalogs/${general}/resources/new`, `/admin/catalogs/${general}/resources/new`, { key: 'docs', type: 'site', name: 'Docs', roles: 'Reader\nWriter' });
     expect(add.status).toBe(303);
@@ -136,6 +136,12 @@ describe('resources and access packages', () => {
     expect(dup.status).toBe(422);
     expect(dup.text).toMatch(/Key: duplicate resource key wiki/);
     const wiki = await db('resources').where({ key: 'wiki' }).first('id');
+    const clash = await post(max, `/admin/catalogs/${general}/resources/${wiki.id}`, `/admin/catalogs/${general}/resources/${wiki.id}`, { key: 'docs', type: 'site', name: 'Team Wiki', roles: 'Reader\nEditor' });
+    expect(clash.status).toBe(422);
+    expect(clash.text).toContain('Key: another resource has the key docs (in the catalog General)');
+    expect(clash.text).toMatch(/<a href="#key">/);
+    expect(clash.text).toMatch(/id="key"[^>]*value="docs"|value="docs"[^>]*id="key"/);
+    expect((await db('resources').where({ id: wiki.id }).first('key')).key).toBe('wiki');
     const renamed = await post(max, `/admin/catalogs/${general}/resources/${wiki.id}`, `/admin/catalogs/${general}/resources/${wiki.id}`, { key: 'team-wiki', type: 'site', name: 'Team Wiki', url: 'https://wiki.fabrikam.test', roles: 'Reader\nEditor' });
     expect(renamed.status).toBe(303);
     expect((await db('resources').where({ id: wiki.id }).first('key')).key).toBe('team-wiki');
@@ -182,6 +188,40 @@ describe('resources and access packages', () => {
     expect(kept.status).toBe(303);
     expect(await roleIds()).toEqual([...before, old.id].sort());
     await db('access_package_resource_roles').where({ access_package_id: PKG.wiki, resource_role_id: old.id }).delete();
+  });
+
+  it('opens a catalog however many catalogs sort before it', async () => {
+    const general = await catalogId('General');
+    const { directory_id } = await db('catalogs').where({ id: general }).first('directory_id');
+    await db.raw(`insert into catalogs (directory_id, name) select :directory_id, 'A catalog ' || lpad(n::text, 4, '0') from generate_series(1, 1001) as n`, { directory_id });
+    try {
+      const page = await ada.get(`/admin/catalogs/${general}`);
+      expect(page.status).toBe(200);
+      expect(page.text).toContain('<h1');
+      expect((await ada.get(`/admin/catalogs/${general}/access-packages/new`)).status).toBe(200);
+    } finally {
+      await db('catalogs').where('name', 'like', 'A catalog %').delete();
+    }
+  });
+
+  it('lists a role of another catalog’s resource on the package form, so saving the form as it is keeps it', async () => {
+    const old = await db('resource_roles as rr').join('resources as r', 'r.id', 'rr.resource_id').where({ 'r.key': 'old', 'rr.name': 'User' }).first('rr.id');
+    await db('access_package_resource_roles').insert({ access_package_id: PKG.wiki, resource_role_id: old.id });
+    const roleIds = () => db('access_package_resource_roles').where({ access_package_id: PKG.wiki }).orderBy('resource_role_id').pluck('resource_role_id');
+    const before = await roleIds();
+    const page = `/admin/access-packages/${PKG.wiki}`;
+    const form = (await ada.get(page)).text;
+    const checked = [...form.matchAll(/name="resourceRoles" type="checkbox" value="([^"]+)" checked/g)].map((m) => m[1]);
+    expect(checked).toContain('old::User');
+    expect(form).toMatch(/<label class="checkboxes__label" for="[^"]+">Old System \(catalog Archive\): User<\/label>/);
+    // Only the description changes, as an administrator would edit it.
+    const saved = await post(ada, page, page, { name: 'Wiki editors', description: 'Edit the team wiki.', resourceRoles: checked });
+    expect(saved.status).toBe(303);
+    expect(await roleIds()).toEqual(before);
+    // Unticked, it goes.
+    const removed = await post(ada, page, page, { name: 'Wiki editors', description: 'Edit the team wiki.', resourceRoles: checked.filter((v) => v !== 'old::User') });
+    expect(removed.status).toBe(303);
+    expect(await roleIds()).toEqual(before.filter((r) => r !== old.id));
   });
 
   it('refuses to remove a package that has been requested, with the reason', async () => {
