@@ -165,7 +165,7 @@ export function catalogAdminRoutes(services: Services): Router {
 
   const showPackage = async (req: Request, res: Response, id: string, extra: { values?: PackageInput; errors?: ValidationFailed['errors'] } = {}) => {
     const scope = scopeOf(res);
-    const data = await catalogs.getPackage(scope, id);
+    const data = await catalogs.getPackage(scope, id, extra.values?.incompatibleWith);
     const values = extra.values ?? { ...data.pkg, resourceRoles: data.selectedRoles, incompatibleWith: data.incompatible };
     render(req, res, 'admin/packages/show', { title: data.pkg.name, scope, ...data, values, errors: extra.errors }, { status: extra.errors ? 422 : 200 });
   };
@@ -206,7 +206,7 @@ export function catalogAdminRoutes(services: Services): Router {
   // ---- policies ---------------------------------------------------------------------------
   const policyPage = async (req: Request, res: Response, packageId: string, policyId: string | null, extra: { policy?: FilePolicy; errors?: ValidationFailed['errors']; status?: number; announce?: string; focus?: string } = {}) => {
     const scope = scopeOf(res);
-    const editor = await policies.editor(scope, packageId, policyId);
+    const editor = await policies.editor(scope, packageId, policyId, extra.policy);
     const policy = extra.policy ?? editor.policy;
     render(req, res, 'admin/policies/form', { title: policyId ? `Policy ${editor.policy.name}` : 'Add a policy', scope, pkg: editor.pkg, groups: editor.groups, policy, policyId, maxStages: MAX_STAGES, errors: extra.errors, focus: extra.focus }, {
       status: extra.status ?? (extra.errors ? 422 : 200),

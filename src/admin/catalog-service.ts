@@ -182,16 +182,17 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       });
     },
 
-    async getPackage(scope: AdminScope, id: string) {
+    /** A package and what its form offers; `shown` are incompatible packages a re-shown form has ticked. */
+    async getPackage(scope: AdminScope, id: string, shown: string[] = []) {
       const pkg = await packageInScope(db, scope, id);
       if (!pkg) throw adminNotFound();
-      const [ownResources, resourcesElsewhere, policies, grants, incompatible, others] = await Promise.all([
+      const incompatible: string[] = await db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id');
+      const [ownResources, resourcesElsewhere, policies, grants, others] = await Promise.all([
         resourcesOfCatalog(db, pkg.catalogId),
         resourcesElsewhereOfPackage(db, id, pkg.catalogId),
         policiesOfPackage(db, id),
         roleKeysOfPackage(db, id),
-        db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id'),
-        otherPackages(db, scope.directoryId, id),
+        otherPackages(db, scope.directoryId, id, [...incompatible, ...shown]),
       ]);
       return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others };
     },

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isUuid } from '../shared/params.ts';
 import { inScope, type AdminScope } from './scope.ts';
 
 export interface CatalogRow {
@@ -133,17 +134,27 @@ export async function policiesOfPackage(db: Knex, packageId: string): Promise<{ 
     .select('pol.id', 'pol.name', 'pol.requestor_scope as requestorScope', 'pol.accept_requests as acceptRequests', db.raw('(select count(*) from policy_stages s where s.policy_id = pol.id)::int as stages'));
 }
 
-/** Users and groups of the directory, to offer in pickers (bounded: large directories type emails instead). */
-export async function groupsOfDirectory(db: Knex, directoryId: string): Promise<{ key: string; name: string }[]> {
-  return db('groups').where({ directory_id: directoryId }).orderByRaw('lower(name)').limit(500).select('key', 'name');
+/**
+ * Groups of the directory to offer in pickers: the first 500 by name, and always the ones already
+ * chosen (`chosen` keys), so saving a form never drops a choice the list did not reach.
+ */
+export async function groupsOfDirectory(db: Knex, directoryId: string, chosen: string[] = []): Promise<{ key: string; name: string }[]> {
+  const first = await db('groups').where({ directory_id: directoryId }).orderByRaw('lower(name), key').limit(500).select('key', 'name');
+  return withChosen(first, chosen.length ? await db('groups').where({ directory_id: directoryId }).whereIn('key', chosen).select('key', 'name') : [], (g) => g.key, (g) => g.name.toLowerCase());
 }
 
-export async function otherPackages(db: Knex, directoryId: string, except: string): Promise<{ id: string; name: string; catalogName: string }[]> {
-  return db('access_packages as p')
-    .join('catalogs as c', 'c.id', 'p.catalog_id')
-    .where('p.directory_id', directoryId)
-    .whereNot('p.id', except)
-    .orderByRaw('lower(c.name), lower(p.name)')
-    .limit(500)
-    .select('p.id', 'p.name', 'c.name as catalogName');
+/** Other packages of the directory to offer as incompatible: the first 500, and always the ones already chosen. */
+export async function otherPackages(db: Knex, directoryId: string, except: string, chosen: string[] = []): Promise<{ id: string; name: string; catalogName: string }[]> {
+  const q = () => db('access_packages as p').join('catalogs as c', 'c.id', 'p.catalog_id').where('p.directory_id', directoryId).whereNot('p.id', except).select('p.id', 'p.name', 'c.name as catalogName');
+  const first = await q().orderByRaw('lower(c.name), lower(p.name)').limit(500);
+  const ids = chosen.filter(isUuid);
+  return withChosen(first, ids.length ? await q().whereIn('p.id', ids) : [], (p) => p.id, (p) => `${p.catalogName.toLowerCase()}\u0000${p.name.toLowerCase()}`);
+}
+
+/** A bounded list with the chosen rows it did not reach added, in the list's order. */
+function withChosen<T>(first: T[], chosen: T[], key: (row: T) => string, order: (row: T) => string): T[] {
+  const seen = new Set(first.map(key));
+  const missing = chosen.filter((row) => !seen.has(key(row)));
+  if (missing.length === 0) return first;
+  return [...first, ...missing].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
 }

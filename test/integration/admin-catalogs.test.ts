@@ -190,6 +190,29 @@ describe('resources and access packages', () => {
     await db('access_package_resource_roles').where({ access_package_id: PKG.wiki, resource_role_id: old.id }).delete();
   });
 
+  it('keeps the incompatible packages and approver groups a form shows, however many sort before them', async () => {
+    const { directory_id } = await db('catalogs').where({ name: 'General' }).first('directory_id');
+    const [{ id: crowded }] = await db('catalogs').insert({ directory_id, name: 'A crowded catalog' }).returning('id');
+    await db.raw(`insert into access_packages (directory_id, catalog_id, name) select :directory_id, :crowded, 'Package ' || lpad(n::text, 3, '0') from generate_series(1, 501) as n`, { directory_id, crowded });
+    await db.raw(`insert into groups (directory_id, key, name) select :directory_id, 'crowd-' || n, 'A group ' || lpad(n::text, 3, '0') from generate_series(1, 520) as n`, { directory_id });
+    try {
+      const page = `/admin/access-packages/${PKG.billingSubmit}`;
+      const form = (await ada.get(page)).text;
+      const ticked = (name: string) => [...form.matchAll(new RegExp(`name="${name}" type="checkbox" value="([^"]+)" checked`, 'g'))].map((m) => m[1]);
+      expect(ticked('incompatibleWith')).toEqual([PKG.billingApprove]);
+      const saved = await post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: ticked('incompatibleWith') });
+      expect(saved.status).toBe(303);
+      expect(await db('access_package_incompatibles').where({ access_package_id: PKG.billingSubmit }).pluck('incompatible_id')).toEqual([PKG.billingApprove]);
+      // The two-stage policy's approver group sorts after 520 others.
+      const policy = (await ada.get(`/admin/access-packages/${PKG.twoStage}/policies/${await policyId(db, PKG.twoStage, 'Two stages')}`)).text;
+      expect(policy).toMatch(/name="[^"]*approversGroups" type="checkbox" value="approvers" checked/);
+    } finally {
+      await db('access_packages').where({ catalog_id: crowded }).delete();
+      await db('catalogs').where({ id: crowded }).delete();
+      await db('groups').where('key', 'like', 'crowd-%').delete();
+    }
+  });
+
   it('opens a catalog however many catalogs sort before it', async () => {
     const general = await catalogId('General');
     const { directory_id } = await db('catalogs').where({ id: general }).first('directory_id');
