@@ -268,7 +268,11 @@ export function createReviewAdmin(deps: { db: Knex; clock: Clock; notifier: Noti
               ? { type: 'specific', users: input.specificReviewers }
               : { type: input.reviewerType };
       // An unchanged date keeps the stored moment (it may have a time of day), so later instances keep theirs.
-      const startsOn = current && input.startsOn === isoDate(current.startsOn) ? new Date(current.startsOn).toISOString() : input.startsOn;
+      // Today means now: a review set up in the evening to start today runs its whole duration, not
+      // from the midnight already gone.
+      const now = clock.now();
+      const startsOn =
+        current && input.startsOn === isoDate(current.startsOn) ? new Date(current.startsOn).toISOString() : input.startsOn === isoDate(now) ? now.toISOString() : input.startsOn;
       const next = {
         id: reviewId,
         name: input.name,

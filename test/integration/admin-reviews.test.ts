@@ -230,6 +230,21 @@ describe('the review editor', () => {
     expect(new Date((await db('access_reviews').where({ id: REVIEW.specific }).first('starts_on')).starts_on).toISOString()).toBe('2027-03-02T00:00:00.000Z');
   });
 
+  it('starts a review dated today at once, so it runs its whole duration', async () => {
+    const now = t.clock.now();
+    const res = await post(ada, '/admin/access-reviews/new', '/admin/access-reviews/new', reviewFields({ name: 'Wiki editors: today', startsOn: now.toISOString().slice(0, 10), durationDays: '1', recurrence: 'once' }));
+    expect(res.status).toBe(303);
+    const id = await reviewId('Wiki editors: today');
+    expect(new Date((await db('access_reviews').where({ id }).first('starts_on')).starts_on).toISOString()).toBe(now.toISOString());
+    await sweep();
+    const instance = await latest(id);
+    expect(new Date(instance.starts_at).toISOString()).toBe(now.toISOString());
+    expect(new Date(instance.ends_at).getTime() - now.getTime()).toBe(24 * 3600_000);
+    const remove = `/admin/access-reviews/${id}/remove`;
+    expect((await post(ada, remove, remove, {})).status).toBe(303);
+    await db('notifications').where('dedupe_key', 'like', `accessReviewStarted:${instance.id}:%`).delete();
+  });
+
   it('removes a review through the import, with a confirmation page', async () => {
     const id = await reviewId('Wiki editors: quarterly');
     const confirm = await ada.get(`/admin/access-reviews/${id}/remove`);
