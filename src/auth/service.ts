@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import { verifyPassword } from './password.ts';
-import { accountKey, addressKey, clearFailures, lockedUntil, recordFailure, THROTTLE } from './throttle.ts';
+import { accountKey, addressKey, clearFailures, releaseAttempt, reserveAttempt, THROTTLE } from './throttle.ts';
 import { findSignInCandidates, loadCurrentUser, readSessionWithPerson, recordSignIn, directoryNames } from './data.ts';
 import type { CurrentUser } from './current-user.ts';
 
@@ -19,8 +19,11 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
 
   return {
     async signInWithPassword(email: string, password: string, actor: Actor, directoryHint?: string): Promise<PasswordSignInResult> {
-      const keys = [accountKey(email), addressKey(actor.ip ?? undefined)];
-      const until = await lockedUntil(db, keys);
+      const account = { key: accountKey(email), limit: THROTTLE.accountFailures };
+      const address = { key: addressKey(actor.ip ?? undefined), limit: THROTTLE.addressFailures };
+      // Counted as a failure before the password is checked, so that attempts sent at once cannot
+      // outrun the count; a successful sign-in gives its attempt back below.
+      const until = await reserveAttempt(db, [account, address]);
       if (until) {
         await recordAudit(db, actor, { action: 'signIn.throttled', at: clock.now(), details: { email: email.toLowerCase().slice(0, 320) } });
         return { kind: 'throttled', until };
@@ -31,17 +34,14 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
       for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matching.push(c.id);
       const at = clock.now();
       if (matching.length === 0) {
-        await recordFailure(db, [
-          { key: keys[0], limit: THROTTLE.accountFailures },
-          { key: keys[1], limit: THROTTLE.addressFailures },
-        ]);
         await recordAudit(db, actor, {
           action: 'signIn.failed', at, directoryId: candidates.length === 1 ? candidates[0].directoryId : null,
           details: { email: email.toLowerCase().slice(0, 320), method: 'password' },
         });
         return { kind: 'failed' };
       }
-      await clearFailures(db, keys[0]);
+      await clearFailures(db, account.key);
+      await releaseAttempt(db, address.key, address.limit);
       if (matching.length > 1) return { kind: 'chooseDirectory', userIds: matching };
       return { kind: 'signedIn', userId: matching[0] };
     },

@@ -14,29 +14,52 @@ export const THROTTLE = {
 export const accountKey = (email: string) => `account:${email.trim().toLowerCase().slice(0, 320)}`;
 export const addressKey = (ip: string | undefined) => `address:${ip ?? 'unknown'}`;
 
-/** When the earliest of these keys unlocks, or null if none is locked. */
-export async function lockedUntil(db: Knex, keys: string[], now = new Date()): Promise<Date | null> {
-  const rows = await db('sign_in_throttle').whereIn('key', keys).where('locked_until', '>', now).select('locked_until');
-  if (rows.length === 0) return null;
-  return new Date(Math.max(...rows.map((r) => new Date(r.locked_until).getTime())));
-}
-
-/** Counts a failure against each key, locking a key that reached its limit within the window. */
-export async function recordFailure(db: Knex, keys: { key: string; limit: number }[], now = new Date()): Promise<void> {
+/**
+ * Takes one attempt from each key's allowance before the password is checked, in one transaction, so
+ * that however many attempts arrive at once, at most `limit` passwords are checked per key and window.
+ * Each key's row is counted and locked in one statement: the attempt that reaches the limit locks the
+ * key, and a locked key refuses. Returns when the refusing key unlocks (reserving nothing), or null.
+ */
+export async function reserveAttempt(db: Knex, keys: { key: string; limit: number }[], now = new Date()): Promise<Date | null> {
   const windowStart = new Date(now.getTime() - THROTTLE.windowMs);
   const lockUntil = new Date(now.getTime() + THROTTLE.lockMs);
-  for (const { key, limit } of keys) {
-    await db.raw(
-      `insert into sign_in_throttle (key, failures, window_started_at, locked_until) values (?, 1, ?, null)
-       on conflict (key) do update set
-         failures = case when sign_in_throttle.window_started_at < ? then 1 else sign_in_throttle.failures + 1 end,
-         window_started_at = case when sign_in_throttle.window_started_at < ? then excluded.window_started_at else sign_in_throttle.window_started_at end,
-         locked_until = case
-           when (case when sign_in_throttle.window_started_at < ? then 1 else sign_in_throttle.failures + 1 end) >= ? then ?::timestamptz
-           else sign_in_throttle.locked_until end`,
-      [key, now, windowStart, windowStart, windowStart, limit, lockUntil],
-    );
+  const trx = await db.transaction();
+  try {
+    for (const { key, limit } of keys) {
+      const { rows } = await trx.raw(
+        `insert into sign_in_throttle as t (key, failures, window_started_at, locked_until)
+         values (:key, 1, :now, case when 1 >= :limit then :lockUntil::timestamptz end)
+         on conflict (key) do update set
+           failures = case when t.window_started_at < :windowStart then 1 else t.failures + 1 end,
+           window_started_at = case when t.window_started_at < :windowStart then excluded.window_started_at else t.window_started_at end,
+           locked_until = case
+             when (case when t.window_started_at < :windowStart then 1 else t.failures + 1 end) >= :limit then :lockUntil::timestamptz
+             else t.locked_until end
+         where t.locked_until is null or t.locked_until <= :now
+         returning key`,
+        { key, now, limit, lockUntil, windowStart },
+      );
+      if (rows.length === 0) {
+        // Locked: the statement left the row locked for this transaction, so it reads as it refused.
+        const { locked_until } = await trx('sign_in_throttle').where({ key }).first('locked_until');
+        await trx.rollback();
+        return new Date(locked_until);
+      }
+    }
+    await trx.commit();
+    return null;
+  } catch (e) {
+    if (!trx.isCompleted()) await trx.rollback();
+    throw e;
   }
+}
+
+/** Gives back an attempt that succeeded, so it no longer counts against the key (nor keeps it locked). */
+export async function releaseAttempt(db: Knex, key: string, limit: number): Promise<void> {
+  await db('sign_in_throttle').where({ key }).update({
+    failures: db.raw('greatest(failures - 1, 0)'),
+    locked_until: db.raw('case when failures - 1 < ? then null else locked_until end', [limit]),
+  });
 }
 
 export async function clearFailures(db: Knex, key: string): Promise<void> {

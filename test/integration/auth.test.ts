@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import supertest from 'supertest';
 import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, TEST_PASSWORD, type TestApp } from '../support/app.ts';
 import { fabrikam, USER } from '../support/fixtures.ts';
+import { THROTTLE } from '../../src/auth/throttle.ts';
 
 let database: Database;
 let t: TestApp;
@@ -102,6 +103,34 @@ describe('signing in', () => {
     expect(done.status).toBe(303);
     const home = await agent.get('/');
     expect(home.text).toContain('Second Directory');
+  });
+  it('checks at most five passwords for an account however many attempts arrive at once, then refuses until the lock ends', async () => {
+    const agents = await Promise.all(Array.from({ length: 20 }, async () => {
+      const agent = supertest.agent(t.app);
+      return { agent, token: csrfFrom((await agent.get('/sign-in')).text) };
+    }));
+    const results = await Promise.all(agents.map(({ agent, token }) => agent.post('/sign-in').type('form').send({ _csrf: token, email: USER.lead, password: 'not-the-password' })));
+    const count = (status: number) => results.filter((r) => r.status === status).length;
+    expect({ checked: count(401), refused: count(429) }).toEqual({ checked: THROTTLE.accountFailures, refused: 20 - THROTTLE.accountFailures });
+    const audited = async (action: string) => Number((await database.db('audit_log').where({ action }).whereRaw(`details->>'email' = ?`, [USER.lead]).count('* as n'))[0].n);
+    expect(await audited('signIn.failed')).toBe(THROTTLE.accountFailures);
+    expect(await audited('signIn.throttled')).toBe(20 - THROTTLE.accountFailures);
+    const { agent, token } = agents[0];
+    const right = await agent.post('/sign-in').type('form').send({ _csrf: token, email: USER.lead, password: TEST_PASSWORD });
+    expect(right.status).toBe(429);
+    expect(right.text).toMatch(/Too many failed attempts to sign in. Wait until \d\d:\d\d UTC, then try again./);
+    // The throttle keeps wall-clock time: move it past the lock.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + THROTTLE.lockMs + 1000);
+      const later = supertest.agent(t.app);
+      const page = await later.get('/sign-in');
+      const res = await later.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.lead, password: TEST_PASSWORD });
+      expect(res.status).toBe(303);
+    } finally {
+      vi.useRealTimers();
+      await database.db('sign_in_throttle').delete();
+    }
   });
 });
 

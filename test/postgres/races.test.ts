@@ -3,7 +3,9 @@ import type { Database } from '../../src/db/connect.ts';
 import { runSweep } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { createTestApp, csrfFrom, seedDirectory, signIn, type TestApp } from '../support/app.ts';
+import supertest from 'supertest';
+import { THROTTLE } from '../../src/auth/throttle.ts';
+import { createTestApp, csrfFrom, seedDirectory, signIn, TEST_PASSWORD, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
@@ -106,6 +108,28 @@ describe('races', () => {
     expect(new Set(results.map((r) => r.headers.location)).size).toBe(1);
     expect(await db('requests').count('* as n')).toEqual([{ n: 1 }]);
     expect(await db('notifications').where({ kind: 'approvalNeeded' }).count('* as n')).toEqual([{ n: 1 }]);
+  });
+
+  it('sign-in attempts at once on many connections: at most the limit of passwords checked per account and per address', async () => {
+    /** Each attempt from its own browser, as an attacker would send them: its own session and CSRF token. */
+    const attempts = async (emails: string[], password: string) => {
+      const agents = await Promise.all(emails.map(async (email) => {
+        const agent = supertest.agent(t.app);
+        return { agent, email, token: csrfFrom((await agent.get('/sign-in')).text) };
+      }));
+      const results = await Promise.all(agents.map(({ agent, email, token }) => agent.post('/sign-in').type('form').send({ _csrf: token, email, password })));
+      return { checked: results.filter((r) => r.status === 401).length, refused: results.filter((r) => r.status === 429).length };
+    };
+    try {
+      expect(await attempts(Array(20).fill(USER.lead), 'not-the-password')).toEqual({ checked: THROTTLE.accountFailures, refused: 20 - THROTTLE.accountFailures });
+      expect(await attempts([USER.lead], TEST_PASSWORD)).toEqual({ checked: 0, refused: 1 });
+      // The address has used 5 of its 30 failures: 40 accounts at once get 25 more checks.
+      const left = THROTTLE.addressFailures - THROTTLE.accountFailures;
+      expect(await attempts(Array.from({ length: 40 }, (_, i) => `nobody${i}@fabrikam.test`), 'not-the-password')).toEqual({ checked: left, refused: 40 - left });
+      expect(await attempts([USER.approver], TEST_PASSWORD)).toEqual({ checked: 0, refused: 1 });
+    } finally {
+      await db('sign_in_throttle').delete();
+    }
   });
 
   it('fifty simultaneous decisions, cancels and sweeps: one outcome each, one assignment, one audit entry and one email per outcome', async () => {
