@@ -51,6 +51,8 @@ export interface InstanceRowCounts {
   dontKnow: number;
   /** Undecided items whose recommendation is Deny (what `takeRecommendations` removes). */
   undecidedDenyRecommended: number;
+  /** What this instance does with undecided access: the setting it started with. */
+  ifNoResponse: 'noChange' | 'removeAccess' | 'takeRecommendations';
   kept: number;
   removed: number;
 }
@@ -136,6 +138,8 @@ function instanceCounts(db: Knex): Knex.QueryBuilder {
       'i.ends_at as endsAt',
       'i.ended_at as endedAt',
       'i.applied_at as appliedAt',
+      'i.if_no_response as ifNoResponse',
+      'i.auto_apply as autoApply',
       db.raw('count(it.id)::int as total'),
       db.raw('count(it.decision)::int as decided'),
       db.raw(`(count(*) filter (where it.decision = 'approve'))::int as approved`),

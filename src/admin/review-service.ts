@@ -117,9 +117,9 @@ export function reviewersText(r: Pick<ReviewDefinitionRow, 'reviewerType' | 'rev
 }
 
 /** What happens when an ended instance's results are applied: how many keep and how many lose their access. */
-export function applyPreview(review: Pick<ReviewDefinitionRow, 'ifNoResponse'>, i: InstanceRowCounts): { removed: number; kept: number; undecided: number } {
+export function applyPreview(i: InstanceRowCounts): { removed: number; kept: number; undecided: number } {
   const undecided = i.total - i.decided;
-  const undecidedRemoved = review.ifNoResponse === 'removeAccess' ? undecided : review.ifNoResponse === 'takeRecommendations' ? i.undecidedDenyRecommended : 0;
+  const undecidedRemoved = i.ifNoResponse === 'removeAccess' ? undecided : i.ifNoResponse === 'takeRecommendations' ? i.undecidedDenyRecommended : 0;
   const removed = i.denied + undecidedRemoved;
   return { removed, kept: i.total - removed, undecided };
 }
@@ -244,7 +244,7 @@ export function createReviewAdmin(deps: { db: Knex; clock: Clock; notifier: Noti
         review,
         reviewers: reviewersText(review),
         values,
-        instances: instances.map((i) => ({ ...i, preview: applyPreview(review, i), endPassed: i.state === 'active' && new Date(i.endsAt) <= now })),
+        instances: instances.map((i) => ({ ...i, preview: applyPreview(i), endPassed: i.state === 'active' && new Date(i.endsAt) <= now })),
         active,
         canStart: !active,
         instanceLimit: INSTANCE_LIMIT,
@@ -368,7 +368,7 @@ export function createReviewAdmin(deps: { db: Knex; clock: Clock; notifier: Noti
     /** One instance of a review, for the Stop and Apply pages, with what applying would do. */
     async instance(scope: AdminScope, id: string, instanceId: string) {
       const { review, instance } = await instanceOrNotFound(scope, id, instanceId);
-      return { review, instance, preview: applyPreview(review, instance) };
+      return { review, instance, preview: applyPreview(instance) };
     },
 
     /** Ends an active instance now (service stopReview): 409 when it has already ended. */

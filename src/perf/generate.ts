@@ -625,7 +625,7 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
     const group = kind === 'group' ? (j === 0 ? deptGroup(0) : teamGroup(mix32(j + 556) % T)) : -1;
     const resource = kind === 'resource' ? mix32(j + 557) % (C * RES_PER_CATALOG) : -1;
     const specific = reviewerType === 'specific' ? (j === 0 ? [2] : [1 + (mix32(j + 558) % (managersEnd - 1))]) : reviewerType === 'manager' ? [1] : [];
-    add('access_reviews', {
+    const review = {
       id: reviewId, directory_id: directoryId,
       name: j === 0 ? `${DEPARTMENTS[0]} department membership` : kind === 'accessPackage' ? `Quarterly review: ${pkgName(pkg)}` : kind === 'group' ? `${groupName(group)} membership` : `Users of resource ${resource}`,
       description: 'Confirm that each person still needs this access.', scope_type: kind,
@@ -633,13 +633,18 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       reviewer_type: reviewerType, starts_on: iso(kind === 'resource' ? now + 30 * DAY : instanceStart), duration_days: duration,
       recurrence: kind === 'resource' ? 'once' : j % 3 === 0 ? 'quarterly' : 'once', if_no_response: (['noChange', 'removeAccess', 'takeRecommendations'] as const)[j % 3],
       auto_apply: j % 2 === 0, require_justification: j % 5 === 0, show_recommendations: j % 2 === 1 || j === 0,
-    });
+    } as const;
+    add('access_reviews', review);
     for (const r of specific) add('access_review_reviewers', { access_review_id: reviewId, user_id: userId(r) });
     if (kind === 'resource') continue; // starts later: no instance yet
     const instanceId = id(K.instance, j);
     add('access_review_instances', {
       id: instanceId, access_review_id: reviewId, starts_at: iso(instanceStart), ends_at: iso(instanceStart + duration * DAY), state: active ? 'active' : 'ended',
       ended_at: active ? null : iso(instanceStart + duration * DAY), reminded_at: active ? null : iso(instanceStart + (duration / 2) * DAY),
+      // The settings it started with, as the portal copies them.
+      scope_type: review.scope_type, scope_access_package_id: review.scope_access_package_id, scope_group_id: review.scope_group_id, scope_resource_id: review.scope_resource_id,
+      reviewer_type: review.reviewer_type, if_no_response: review.if_no_response, auto_apply: review.auto_apply, require_justification: review.require_justification,
+      show_recommendations: review.show_recommendations,
     });
     const subjects: { user: number; assignment: string | null; since: number | null }[] =
       kind === 'accessPackage'

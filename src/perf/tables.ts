@@ -88,8 +88,12 @@ export const TABLES = {
   },
   access_review_reviewers: { parents: ['access_reviews', 'users'], columns: { access_review_id: 'uuid', user_id: 'uuid' } },
   access_review_instances: {
-    parents: ['access_reviews'],
-    columns: { id: 'uuid', access_review_id: 'uuid', starts_at: 'timestamptz', ends_at: 'timestamptz', state: 'text', ended_at: 'timestamptz', reminded_at: 'timestamptz' },
+    parents: ['access_reviews', 'access_packages', 'groups', 'resources'],
+    columns: {
+      id: 'uuid', access_review_id: 'uuid', starts_at: 'timestamptz', ends_at: 'timestamptz', state: 'text', ended_at: 'timestamptz', reminded_at: 'timestamptz',
+      scope_type: 'text', scope_access_package_id: 'uuid', scope_group_id: 'uuid', scope_resource_id: 'uuid', reviewer_type: 'text', if_no_response: 'text',
+      auto_apply: 'boolean', require_justification: 'boolean', show_recommendations: 'boolean',
+    },
   },
   access_review_items: {
     parents: ['access_review_instances', 'users', 'assignments', 'groups'],

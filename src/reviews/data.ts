@@ -24,11 +24,12 @@ export interface ReviewListItem {
 
 const scopeNameSql = 'coalesce(p.name, g.name, res.name) as "scopeName"';
 
+/** The instance's own scope (i), which it kept from its start: a later edit of the definition does not move it. */
 function withScope(q: Knex.QueryBuilder): Knex.QueryBuilder {
   return q
-    .leftJoin('access_packages as p', 'p.id', 'r.scope_access_package_id')
-    .leftJoin('groups as g', 'g.id', 'r.scope_group_id')
-    .leftJoin('resources as res', 'res.id', 'r.scope_resource_id');
+    .leftJoin('access_packages as p', 'p.id', 'i.scope_access_package_id')
+    .leftJoin('groups as g', 'g.id', 'i.scope_group_id')
+    .leftJoin('resources as res', 'res.id', 'i.scope_resource_id');
 }
 
 /** This reviewer's items per instance of these states: how many, and how many are decided. */
@@ -46,15 +47,15 @@ function myCounts(db: Knex, userId: string, states: string[]) {
 const listColumns = (db: Knex) => [
   'i.id as instanceId',
   'r.name',
-  'r.reviewer_type as reviewerType',
-  'r.scope_type as scopeType',
+  'i.reviewer_type as reviewerType',
+  'i.scope_type as scopeType',
   db.raw(scopeNameSql),
   'i.starts_at as startsAt',
   'i.ends_at as endsAt',
   'i.ended_at as endedAt',
   'i.applied_at as appliedAt',
   'i.state',
-  'r.auto_apply as autoApply',
+  'i.auto_apply as autoApply',
   'm.total',
   'm.decided',
 ];
@@ -128,6 +129,7 @@ export interface InstanceDetails {
   appliedAt: Date | null;
 }
 
+/** An instance with the settings it started with (i.*); its name, description and schedule are the definition's. */
 export async function instanceDetails(db: Knex, instanceId: string): Promise<InstanceDetails | null> {
   const row = await withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id'))
     .where('i.id', instanceId)
@@ -137,19 +139,19 @@ export async function instanceDetails(db: Knex, instanceId: string): Promise<Ins
       'r.directory_id as directoryId',
       'r.name',
       'r.description',
-      'r.scope_type as scopeType',
+      'i.scope_type as scopeType',
       db.raw(scopeNameSql),
-      'r.scope_access_package_id as scopeAccessPackageId',
-      'r.scope_group_id as scopeGroupId',
-      'r.scope_resource_id as scopeResourceId',
+      'i.scope_access_package_id as scopeAccessPackageId',
+      'i.scope_group_id as scopeGroupId',
+      'i.scope_resource_id as scopeResourceId',
       db.raw('coalesce(p.catalog_id, res.catalog_id) as "catalogId"'),
-      'r.reviewer_type as reviewerType',
+      'i.reviewer_type as reviewerType',
       'r.recurrence',
       'r.starts_on as startsOn',
-      'r.if_no_response as ifNoResponse',
-      'r.auto_apply as autoApply',
-      'r.require_justification as requireJustification',
-      'r.show_recommendations as showRecommendations',
+      'i.if_no_response as ifNoResponse',
+      'i.auto_apply as autoApply',
+      'i.require_justification as requireJustification',
+      'i.show_recommendations as showRecommendations',
       'i.state',
       'i.starts_at as startsAt',
       'i.ends_at as endsAt',

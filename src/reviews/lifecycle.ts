@@ -39,6 +39,19 @@ const REVIEW_COLUMNS = [
   'r.reviewer_type', 'r.starts_on', 'r.duration_days', 'r.recurrence', 'r.if_no_response', 'r.auto_apply', 'r.require_justification', 'r.show_recommendations',
 ];
 
+/**
+ * What an instance keeps from its definition when it starts, and reads from itself from then on
+ * (editing the definition changes only instances that start later): what it reviews, who reviews,
+ * and what its end does. The name and description stay the definition's.
+ */
+const INSTANCE_SETTINGS = ['scope_type', 'scope_access_package_id', 'scope_group_id', 'scope_resource_id', 'reviewer_type', 'if_no_response', 'auto_apply', 'require_justification', 'show_recommendations'] as const;
+type InstanceSettings = Pick<ReviewDefinition, (typeof INSTANCE_SETTINGS)[number]>;
+
+/** The settings a new instance starts with: the definition's as they are now. */
+function instanceSettings(review: ReviewDefinition): InstanceSettings {
+  return Object.fromEntries(INSTANCE_SETTINGS.map((c) => [c, review[c]])) as InstanceSettings;
+}
+
 const PERIOD_DAYS_SQL = `case r.recurrence when 'weekly' then 7 when 'monthly' then 28 when 'quarterly' then 89 when 'semiAnnually' then 181 else 365 end`;
 
 /** What a sentence about the review's scope needs: the name of the package, group or resource. */
@@ -110,6 +123,7 @@ async function startOccurrence(trx: Knex, review: ReviewDefinition, now: Date, a
   const [instance] = await trx('access_review_instances')
     .insert({
       access_review_id: review.id,
+      ...instanceSettings(review),
       starts_at: latest.startsAt,
       ends_at: endsAt,
       state: 'active',
@@ -144,7 +158,7 @@ export async function startReviewNow(trx: Knex, reviewId: string, now: Date, act
   const days = review.recurrence === 'once' ? review.duration_days : Math.min(review.duration_days, MIN_PERIOD_DAYS[review.recurrence]);
   const endsAt = addDays(now, days);
   const [instance] = await trx('access_review_instances')
-    .insert({ access_review_id: review.id, starts_at: now, ends_at: endsAt, state: 'active' })
+    .insert({ access_review_id: review.id, ...instanceSettings(review), starts_at: now, ends_at: endsAt, state: 'active' })
     .onConflict(['access_review_id', 'starts_at'])
     .ignore()
     .returning('id');
@@ -300,7 +314,7 @@ export async function remindReviewers(trx: Knex, now: Date, notifier: Notifier, 
     .limit(options.limit ?? REVIEW_BATCH)
     .forUpdate('i')
     .skipLocked()
-    .select('i.id', 'i.ends_at', 'r.name', 'r.reviewer_type')) as { id: string; ends_at: Date; name: string; reviewer_type: ReviewerType }[];
+    .select('i.id', 'i.ends_at', 'r.name', 'i.reviewer_type')) as { id: string; ends_at: Date; name: string; reviewer_type: ReviewerType }[];
   for (const instance of due) {
     const open = (await trx('access_review_item_reviewers as x')
       .join('access_review_items as it', 'it.id', 'x.item_id')
@@ -327,7 +341,7 @@ export async function remindReviewers(trx: Knex, now: Date, notifier: Notifier, 
             : {
                 subject: `Reminder: Review access by ${day(endsAt)}`,
                 greeting: `Hello ${to.name},`,
-                paragraphs: [`In the access review “${instance.name}”, ${o.open} of the ${o.total === 1 ? 'person' : `${o.total} people`} you review still ${o.open === 1 ? 'needs' : 'need'} a decision. The review ends on ${dayTime(endsAt)}.`],
+                paragraphs: [`In the access review “${instance.name}”, ${stillOpen(o.open, o.total)} The review ends on ${dayTime(endsAt)}.`],
                 action: { label: 'Review access', url: links.to(path) },
               },
       })),
@@ -337,6 +351,13 @@ export async function remindReviewers(trx: Knex, now: Date, notifier: Notifier, 
   return due.length;
 }
 
+/** "The person you review still needs a decision." or "2 of the 5 people you review still need a decision." */
+function stillOpen(open: number, total: number): string {
+  if (total === 1) return 'the person you review still needs a decision.';
+  return `${open} of the ${total} people you review still ${open === 1 ? 'needs' : 'need'} a decision.`;
+}
+
+/** An instance with its own settings (i.*) and its definition's name, description and schedule (r.*). */
 export interface InstanceRow extends ReviewDefinition {
   instance_id: string;
   state: 'active' | 'ended' | 'applied';
@@ -344,7 +365,11 @@ export interface InstanceRow extends ReviewDefinition {
   ends_at: Date;
 }
 
-export const INSTANCE_COLUMNS = [...REVIEW_COLUMNS, 'i.id as instance_id', 'i.state', 'i.starts_at', 'i.ends_at'];
+export const INSTANCE_COLUMNS = [
+  'r.id', 'r.directory_id', 'r.name', 'r.description', 'r.starts_on', 'r.duration_days', 'r.recurrence',
+  ...INSTANCE_SETTINGS.map((c) => `i.${c}`),
+  'i.id as instance_id', 'i.state', 'i.starts_at', 'i.ends_at',
+];
 
 /**
  * Instances whose end has come are Ended, and their results applied when the review says

@@ -36,17 +36,17 @@ export function reviewRoutes(services: Services): Router {
   const helpers = { noResponseSentence, recommendationReason };
 
   router.get('/access-reviews', async (req, res) => {
-    const page = await reviews.pending(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await reviews.pending(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'reviews/index', { title: 'Access reviews', tab: 'pending', page }, { fragments: { 'review-list': 'reviews/_pending' } });
   });
 
   router.get('/access-reviews/ended', async (req, res) => {
-    const page = await reviews.ended(req.user!, pageRequestFrom(req.query, ['date', 'string']));
+    const page = await reviews.ended(req.user!, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'reviews/ended', { title: 'Ended access reviews', tab: 'ended', page });
   });
 
   const showReview = async (req: Request, res: Response, id: string, extra: Extra = {}) => {
-    const view = await reviews.view(req.user!, id, pageRequestFrom(req.query, ['string', 'string']));
+    const view = await reviews.view(req.user!, id, pageRequestFrom(req.query, ['string', 'uuid']));
     const self = view.review.reviewerType === 'self';
     render(req, res, 'reviews/show', { title: self ? 'Review your access' : view.review.name, ...view, ...extra, helpers }, {
       status: extra.status,

@@ -81,7 +81,7 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
     return review;
   }
 
-  /** Locks the instance row and reads it with its definition (FOR UPDATE to end or apply, FOR SHARE to decide). */
+  /** Locks the instance row and reads it with its own settings and its definition's name (FOR UPDATE to end or apply, FOR SHARE to decide). */
   async function lockInstance(trx: Knex, instanceId: string, mode: 'update' | 'share'): Promise<InstanceRow> {
     const q = trx('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id').where('i.id', instanceId).first(INSTANCE_COLUMNS);
     const row = await (mode === 'update' ? q.forUpdate('i') : q.forShare('i'));

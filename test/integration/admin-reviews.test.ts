@@ -289,10 +289,15 @@ describe('instances: Start now, Stop, Apply results, results as CSV', () => {
     const otto = await itemId(db, instance.id, USER.other);
     expect((await decideItem(max, instance.id, otto, 'deny', 'Moved to Sales.')).status).toBe(303);
     const stopPage = `/admin/access-reviews/${REVIEW.manager}/instances/${instance.id}/stop`;
+    // The definition changed while the instance ran: the instance keeps what it started with.
+    await db('access_reviews').where({ id: REVIEW.manager }).update({ if_no_response: 'removeAccess', auto_apply: true });
     const confirm = await ada.get(stopPage);
+    await db('access_reviews').where({ id: REVIEW.manager }).update({ if_no_response: 'takeRecommendations', auto_apply: false });
     expect(confirm.status).toBe(200);
     expect(confirm.text).toContain('Are you sure you want to stop this review now?');
     expect(confirm.text).toContain('1 of 5 decided');
+    expect(confirm.text).toContain('<dt>If reviewers do not respond</dt><dd>Take the recommendations</dd>');
+    expect(confirm.text).toContain('Its results wait until you apply them.');
     const res = await post(ada, stopPage, stopPage, {});
     expect(res.status).toBe(303);
     expect(await latest(REVIEW.manager)).toMatchObject({ state: 'ended' });

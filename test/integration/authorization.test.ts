@@ -64,7 +64,9 @@ beforeAll(async () => {
     const [review] = await database.db('access_reviews')
       .insert({ directory_id: dir, name: `Review ${key}`, ...scope, reviewer_type: 'self', starts_on: new Date('2027-06-01T00:00:00Z'), duration_days: 7, recurrence: 'once', if_no_response: 'noChange' })
       .returning('id');
-    const [instance] = await database.db('access_review_instances').insert({ access_review_id: review.id, starts_at: t.clock.now(), ends_at: new Date('2027-06-01T00:00:00Z'), state: 'active' }).returning('id');
+    const [instance] = await database.db('access_review_instances')
+      .insert({ access_review_id: review.id, ...scope, reviewer_type: 'self', if_no_response: 'noChange', auto_apply: false, require_justification: false, show_recommendations: false, starts_at: t.clock.now(), ends_at: new Date('2027-06-01T00:00:00Z'), state: 'active' })
+      .returning('id');
     reviews[key] = `/admin/access-reviews/${review.id}`;
     reviews[`${key}Instance`] = `/admin/access-reviews/${review.id}/instances/${instance.id}`;
   }

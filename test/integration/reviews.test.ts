@@ -43,6 +43,32 @@ async function currentUser(email: string, hint = 'fabrikam.test'): Promise<Curre
   return { id: row.id, email, displayName: row.display_name, type: row.type, isAdmin: row.is_admin, ownsCatalogs: !!owns, directory: { id: row.directory_id, hint: row.hint, name: row.dname } };
 }
 
+/** An administrator saves the review's form, as the admin page posts it: the specific review with these changes. */
+async function editSpecificReview(fields: Record<string, string>) {
+  const ada = await signIn(t.app, USER.admin);
+  const page = `/admin/access-reviews/${REVIEW.specific}`;
+  const form = await ada.get(page);
+  expect(form.status).toBe(200);
+  const res = await ada.post(page).type('form').send({
+    _csrf: csrfFrom(form.text),
+    name: 'Source Repository holders',
+    description: '',
+    scope: 'resource:repo',
+    reviewerType: 'specific',
+    fallbackReviewers: '',
+    specificReviewers: `${USER.admin}\n${USER.lead}`,
+    startsOn: '2027-01-15',
+    durationDays: '14',
+    recurrence: 'monthly',
+    ifNoResponse: 'noChange',
+    autoApply: 'yes',
+    requireJustification: 'yes',
+    showRecommendations: 'yes',
+    ...fields,
+  });
+  expect(res.status).toBe(303);
+}
+
 beforeAll(async () => {
   database = await createTestDatabase();
   db = database.db;
@@ -220,6 +246,21 @@ describe('reviewing', () => {
     const ritaToken = csrfFrom((await rita.get('/access-reviews')).text);
     expect((await rita.post(`/access-reviews/${instanceId}/accept-recommendations`).type('form').send({ _csrf: ritaToken })).status).toBe(404);
     expect((await rita.get('/access-reviews/not-a-uuid')).status).toBe(404);
+  });
+
+  it('reads a broken page key as the first page, not as an error', async () => {
+    const max = await signIn(t.app, USER.manager);
+    const key = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+    for (const param of ['after', 'before']) {
+      const items = await max.get(`/access-reviews/${instanceId}?${param}=${key(['a', 'not-a-uuid'])}`);
+      expect(items.status).toBe(200);
+      for (const name of ['Rita Requestor', 'Otto Other', 'Lia Lead']) expect(items.text).toContain(`<th scope="row">${name}<div`);
+      const list = await max.get(`/access-reviews?${param}=${key(['2027-01-01T00:00:00.000Z', 'not-a-uuid'])}`);
+      expect(list.status).toBe(200);
+      expect(list.text).toContain(`<a href="/access-reviews/${instanceId}">Staff membership</a>`);
+      const ended = await max.get(`/access-reviews/ended?${param}=${key(['2027-01-01T00:00:00.000Z', 'not-a-uuid'])}`);
+      expect(ended.status).toBe(200);
+    }
   });
 
   it('answers 404 to a reviewer from another directory', async () => {
@@ -554,6 +595,123 @@ describe('ending a review', () => {
     expect(reminders.map((m) => m.subject)).toEqual(['Reminder: Review access by 22 January 2027']);
     expect(reminders[0].text).toContain('3 of the 3 people you review still need a decision');
     expect(await mailTo(USER.approver, 'accessReviewReminder')).toHaveLength(0);
+  });
+});
+
+describe('editing a review while an instance runs', () => {
+  const ended = '2027-01-29T09:00:00Z';
+  const nextStart = '2027-02-15T09:00:00Z';
+  const nextEnd = '2027-03-01T09:00:00Z';
+
+  it('ends the running instance with the “if nobody responds” it started with; the next instance takes the new one', async () => {
+    await resetReviews(database, t.clock, [specificReview()]);
+    await sweep();
+    const first = await instanceOf(db, REVIEW.specific);
+    const ada = await signIn(t.app, USER.admin);
+    expect((await ada.get(`/access-reviews/${first.id}`)).text).toContain('Access that nobody reviews by then stays as it is.');
+
+    await editSpecificReview({ ifNoResponse: 'removeAccess' });
+    expect(await db('access_reviews').where({ id: REVIEW.specific }).first('if_no_response')).toEqual({ if_no_response: 'removeAccess' });
+    // The reviewers were told that undecided access stays: the running instance still says so.
+    const running = await ada.get(`/access-reviews/${first.id}`);
+    expect(running.text).toContain('Access that nobody reviews by then stays as it is.');
+    expect(running.text).not.toContain('will be removed');
+
+    t.clock.set(ended);
+    expect((await sweep()).reviewsEnded).toBe(1);
+    expect((await instanceOf(db, REVIEW.specific)).state).toBe('applied');
+    expect((await itemsOf(first.id)).map((i) => [i.email, i.decision, i.outcome])).toEqual([
+      [USER.lead, null, 'kept'],
+      [USER.manager, null, 'kept'],
+      [USER.noManager, null, 'kept'],
+      [USER.other, null, 'kept'],
+    ]);
+    for (const email of [USER.other, USER.noManager, USER.lead]) expect((await liveAssignment(db, email, PKG.repo))?.state).toBe('delivered');
+    expect((await liveAssignment(db, USER.manager, PKG.adminOnly))?.state).toBe('delivered');
+
+    // The next occurrence starts with the definition as saved.
+    t.clock.set(nextStart);
+    await sweep();
+    const second = await instanceOf(db, REVIEW.specific);
+    expect(second.id).not.toBe(first.id);
+    expect(await db('access_review_instances').where({ id: second.id }).first('if_no_response')).toEqual({ if_no_response: 'removeAccess' });
+    expect((await ada.get(`/access-reviews/${second.id}`)).text).toContain('Access that nobody reviews by then will be removed.');
+    t.clock.set(nextEnd);
+    expect((await sweep()).reviewsEnded).toBe(1);
+    expect((await itemsOf(second.id)).map((i) => i.outcome)).toEqual(['removed', 'removed', 'removed', 'removed']);
+    for (const email of [USER.other, USER.noManager, USER.lead]) expect(await liveAssignment(db, email, PKG.repo)).toMatchObject({ state: 'expired', end_reason: 'review' });
+    expect(await liveAssignment(db, USER.manager, PKG.adminOnly)).toMatchObject({ state: 'expired', end_reason: 'review' });
+  });
+
+  it('ends the running instance within the scope it started with; the next instance reviews the new scope', async () => {
+    await resetReviews(database, t.clock, [specificReview()]);
+    await sweep();
+    const first = await instanceOf(db, REVIEW.specific);
+    const ada = await signIn(t.app, USER.admin);
+    expect((await decideItem(ada, first.id, await itemId(db, first.id, USER.other), 'deny', 'Left the project.')).status).toBe(303);
+    const otto = (await liveAssignment(db, USER.other, PKG.repo))!;
+
+    await editSpecificReview({ scope: `accessPackage:${PKG.adminOnly}` });
+    expect(await db('access_reviews').where({ id: REVIEW.specific }).first('scope_type', 'scope_access_package_id', 'scope_resource_id')).toEqual({ scope_type: 'accessPackage', scope_access_package_id: PKG.adminOnly, scope_resource_id: null });
+    // The reviewer page names what the instance reviews, as when it started.
+    const running = await ada.get(`/access-reviews/${first.id}`);
+    expect(running.text).toContain('People with roles in Source Repository');
+    expect(running.text).not.toContain('Repository owners');
+    expect((await ada.get('/access-reviews')).text).toContain('People with roles in Source Repository');
+
+    t.clock.set(ended);
+    expect((await sweep()).reviewsEnded).toBe(1);
+    expect(await itemsOf(first.id)).toMatchObject([
+      { email: USER.lead, outcome: 'kept' },
+      { email: USER.manager, outcome: 'kept' },
+      { email: USER.noManager, outcome: 'kept' },
+      { email: USER.other, decision: 'deny', outcome: 'removed' },
+    ]);
+    // Denied is removed: Otto's repository assignment ends, his grants are revoked.
+    expect(await db('assignments').where({ id: otto.id }).first('state', 'end_reason')).toEqual({ state: 'expired', end_reason: 'review' });
+    expect(await db('assignment_grants').where({ assignment_id: otto.id }).whereNull('revoked_at').count('* as n')).toEqual([{ n: 0 }]);
+    for (const email of [USER.noManager, USER.lead]) expect((await liveAssignment(db, email, PKG.repo))?.state).toBe('delivered');
+    const after = await ada.get(`/access-reviews/${first.id}`);
+    expect(after.text).toContain('People with roles in Source Repository');
+    expect(after.text).toContain('Access removed');
+    expect((await ada.get('/access-reviews/ended')).text).toContain('People with roles in Source Repository');
+
+    // The next occurrence reviews the package the review covers now.
+    t.clock.set(nextStart);
+    await sweep();
+    const second = await instanceOf(db, REVIEW.specific);
+    expect(second.id).not.toBe(first.id);
+    expect(await db('access_review_instances').where({ id: second.id }).first('scope_type', 'scope_access_package_id', 'scope_resource_id')).toEqual({ scope_type: 'accessPackage', scope_access_package_id: PKG.adminOnly, scope_resource_id: null });
+    expect((await itemsOf(second.id)).map((i) => [i.email, i.access_label])).toEqual([[USER.manager, 'Repository owners']]);
+    const page = await ada.get(`/access-reviews/${second.id}`);
+    expect(page.text).toContain('Assignments of the access package Repository owners');
+    expect(page.text).not.toContain('People with roles in Source Repository');
+  });
+});
+
+describe('reminders', () => {
+  it('counts what is left: “the person you review” for one, “1 of the 2 people” and “3 of the 3 people” for more', async () => {
+    await resetReviews(database, t.clock, [managerReview(), specificReview({ name: 'Repository owners check', scope: { accessPackage: PKG.adminOnly }, reviewers: { type: 'specific', users: [USER.admin] } })]);
+    await sweep();
+    const staff = await instanceOf(db, REVIEW.manager);
+    const apu = await signIn(t.app, USER.approver);
+    await decideItem(apu, staff.id, await itemId(db, staff.id, USER.noManager), 'approve');
+    // The staff review (7 days) is past its midpoint; the owners review (14 days) reaches it on day 7.
+    t.clock.advance({ days: 4 });
+    expect((await sweep()).reviewRemindersSent).toBe(1);
+    const [apuMail] = await mailTo(USER.approver, 'accessReviewReminder');
+    expect(apuMail.text).toContain('In the access review “Staff membership”, 1 of the 2 people you review still needs a decision.');
+    const [maxMail] = await mailTo(USER.manager, 'accessReviewReminder');
+    expect(maxMail.text).toContain('In the access review “Staff membership”, 3 of the 3 people you review still need a decision.');
+    expect(await mailTo(USER.admin, 'accessReviewReminder')).toHaveLength(0);
+
+    t.clock.set('2027-01-22T09:00:00Z');
+    expect((await sweep()).reviewRemindersSent).toBe(1);
+    const adaMail = await mailTo(USER.admin, 'accessReviewReminder');
+    expect(adaMail).toHaveLength(1);
+    expect(adaMail[0].text).toContain('In the access review “Repository owners check”, the person you review still needs a decision.');
+    expect(adaMail[0].text).not.toContain('1 of the');
+    expect(adaMail[0].html).toContain('the person you review still needs a decision.');
   });
 });
 
