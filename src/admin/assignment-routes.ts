@@ -29,7 +29,7 @@ export function assignmentAdminRoutes(services: Services): Router {
     const stateParam = queryText(req, 'state') as AssignmentStateFilter;
     const state = ASSIGNMENT_STATE_FILTERS.includes(stateParam) ? stateParam : 'live';
     const q = queryText(req, 'q', 200);
-    const result = await assignments.list(scopeOf(res), packageId, { state, q }, pageRequestFrom(req.query, ['string', 'string']));
+    const result = await assignments.list(scopeOf(res), packageId, { state, q }, pageRequestFrom(req.query, ['string', 'uuid']));
     render(
       req,
       res,

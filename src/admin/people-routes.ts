@@ -12,7 +12,7 @@ export function peopleAdminRoutes(services: Services): Router {
 
   router.get('/admin/users', async (req, res) => {
     const q = queryText(req, 'q', 200);
-    const page = await people.users(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'string']));
+    const page = await people.users(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'admin/users/index', { title: 'Users', scope: scopeOf(res), q, page }, { fragments: { 'user-results': 'admin/users/_list' }, announce: listAnnouncement(page, { one: 'user', many: 'users' }, q) });
   });
 
@@ -23,12 +23,12 @@ export function peopleAdminRoutes(services: Services): Router {
 
   router.get('/admin/groups', async (req, res) => {
     const q = queryText(req, 'q', 200);
-    const page = await people.groups(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'string']));
+    const page = await people.groups(scopeOf(res), q, pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'admin/groups/index', { title: 'Groups', scope: scopeOf(res), q, page }, { fragments: { 'group-results': 'admin/groups/_list' }, announce: listAnnouncement(page, { one: 'group', many: 'groups' }, q) });
   });
 
   router.get('/admin/groups/:id', async (req, res) => {
-    const view = await people.group(scopeOf(res), uuidParam(req), pageRequestFrom(req.query, ['string', 'string']));
+    const view = await people.group(scopeOf(res), uuidParam(req), pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'admin/groups/show', { title: `Group: ${view.group.name}`, scope: scopeOf(res), ...view }, { fragments: { 'member-results': 'admin/groups/_members' }, announce: listAnnouncement(view.page, { one: 'member', many: 'members' }) });
   });
 

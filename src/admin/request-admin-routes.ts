@@ -17,7 +17,7 @@ export function requestAdminRoutes(services: Services): Router {
 
   router.get('/admin/requests', async (req, res) => {
     const filter = requestFilterFrom({ state: queryText(req, 'state'), catalog: queryText(req, 'catalog'), package: queryText(req, 'package') });
-    const result = await requests.list(scopeOf(res), filter, pageRequestFrom(req.query, ['date', 'string']));
+    const result = await requests.list(scopeOf(res), filter, pageRequestFrom(req.query, ['date', 'uuid']));
     render(req, res, 'admin/requests/index', { title: 'Requests', scope: scopeOf(res), filter, states: REQUEST_STATES, ...result }, { fragments: { 'request-results': 'admin/requests/_list' }, announce: listAnnouncement(result.page, { one: 'request', many: 'requests' }) });
   });
 

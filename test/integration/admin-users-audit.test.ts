@@ -87,6 +87,20 @@ describe('Users', () => {
     await db('users').where('email', 'like', 'zz%').del();
   });
 
+  it('reads a broken page key as the first page of every admin list, not as an error', async () => {
+    const key = (parts: unknown[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+    const staff = (await db('groups').where({ key: 'staff' }).first('id'))?.id ?? (await db('groups').first('id')).id;
+    const lists = ['/admin/users', '/admin/groups', `/admin/groups/${staff}`, `/admin/access-packages/${PKG.wiki}/assignments`];
+    for (const list of lists) {
+      for (const param of ['after', 'before']) {
+        const res = await ada.get(`${list}?${param}=${key(['a', 'not-a-uuid'])}`);
+        expect(res.status, `${list}?${param}=…`).toBe(200);
+        expect(res.text, list).not.toContain('rel="prev"');
+      }
+    }
+    expect((await ada.get(`/admin/requests?after=${key(['2027-01-01T00:00:00.000Z', 'not-a-uuid'])}`)).status).toBe(200);
+  });
+
   it('shows everything a person holds and asked for, with history', async () => {
     const page = await ada.get(`/admin/users/${await userId(USER.requestor)}`);
     expect(page.status).toBe(200);
