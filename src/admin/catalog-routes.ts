@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { ValidationFailed } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { uuidParam } from '../shared/params.ts';
+import { StaleForm } from './form-version.ts';
 import { actorOf } from '../web/actor.ts';
 import { FormBody } from '../web/forms.ts';
 import { redirectWithFlash, render } from '../web/render.ts';
@@ -21,6 +22,7 @@ const readCatalog = (form: FormBody): CatalogInput => ({
   description: form.text('description'),
   enabled: form.text('enabled') === 'yes',
   owners: lines(form.raw('owners')).map((e) => e.toLowerCase()),
+  version: form.text('version'),
 });
 
 const readResource = (form: FormBody): ResourceInput => ({
@@ -30,6 +32,7 @@ const readResource = (form: FormBody): ResourceInput => ({
   description: form.text('description'),
   url: form.text('url'),
   roles: lines(form.raw('roles').replace(/,/g, '\n')),
+  version: form.text('version'),
 });
 
 const readPackage = (form: FormBody): PackageInput => ({
@@ -38,6 +41,7 @@ const readPackage = (form: FormBody): PackageInput => ({
   hidden: form.text('hidden') === 'yes',
   resourceRoles: form.list('resourceRoles').filter(Boolean),
   incompatibleWith: form.list('incompatibleWith').filter(Boolean),
+  version: form.text('version'),
 });
 
 /** Catalogs, their resources and access packages, and the policy editor. */
@@ -45,11 +49,18 @@ export function catalogAdminRoutes(services: Services): Router {
   const router = Router();
   const { catalogs, policies } = services.admin;
 
-  /** Runs a save; on refused input re-renders the form with the messages, the typed values and 422. */
-  const saving = async (res: Response, save: () => Promise<void>, rerender: (errors: ValidationFailed['errors']) => Promise<void>) => {
+  /**
+   * Runs a save; on refused input re-renders the form with the messages, the typed values and 422.
+   * A form opened before someone else saved the same object comes back showing it as it is now, 409.
+   */
+  const saving = async (res: Response, save: () => Promise<void>, rerender: (errors: ValidationFailed['errors']) => Promise<void>, showCurrent?: (errors: ValidationFailed['errors']) => Promise<void>) => {
     try {
       await save();
     } catch (err) {
+      if (err instanceof StaleForm && showCurrent) {
+        res.status(409);
+        return showCurrent([{ field: 'form', message: err.message, href: '#main' }]);
+      }
       if (!(err instanceof ValidationFailed)) throw err;
       res.status(422);
       await rerender(err.errors);
@@ -76,10 +87,11 @@ export function catalogAdminRoutes(services: Services): Router {
     );
   });
 
-  const showCatalog = async (req: Request, res: Response, id: string, extra: { values?: CatalogInput; errors?: ValidationFailed['errors'] } = {}) => {
+  const showCatalog = async (req: Request, res: Response, id: string, extra: { values?: CatalogInput; errors?: ValidationFailed['errors']; status?: number } = {}) => {
     const scope = scopeOf(res);
     const data = await catalogs.get(scope, id);
-    render(req, res, 'admin/catalogs/show', { title: data.catalog.name, scope, ...data, values: extra.values ?? data.catalog, errors: extra.errors }, { status: extra.errors ? 422 : 200 });
+    const version = extra.values?.version || data.version;
+    render(req, res, 'admin/catalogs/show', { title: data.catalog.name, scope, ...data, version, values: extra.values ?? data.catalog, errors: extra.errors }, { status: extra.status ?? (extra.errors ? 422 : 200) });
   };
 
   router.get('/admin/catalogs/:id', (req, res) => showCatalog(req, res, uuidParam(req)));
@@ -94,17 +106,19 @@ export function catalogAdminRoutes(services: Services): Router {
         redirectWithFlash(req, res, `/admin/catalogs/${id}`, `Catalog ${input.name} saved.`);
       },
       (errors) => showCatalog(req, res, id, { values: input, errors }),
+      (errors) => showCatalog(req, res, id, { errors, status: 409 }),
     );
   });
 
   // ---- resources --------------------------------------------------------------------------
-  const resourceForm = async (req: Request, res: Response, catalogId: string, resourceId: string | null, extra: { values?: ResourceInput; errors?: ValidationFailed['errors'] } = {}) => {
+  const resourceForm = async (req: Request, res: Response, catalogId: string, resourceId: string | null, extra: { values?: ResourceInput; errors?: ValidationFailed['errors']; status?: number } = {}) => {
     const scope = scopeOf(res);
     const { catalog, resources } = await catalogs.get(scope, catalogId);
     const resource = resourceId ? resources.find((r) => r.id === resourceId) : null;
     if (resourceId && !resource) throw adminNotFound();
     const values = extra.values ?? (resource ? { ...resource, url: resource.url ?? '', roles: resource.roles } : { key: '', type: 'application', name: '', description: '', url: '', roles: ['Member'] });
-    render(req, res, 'admin/resources/form', { title: resource ? `Resource ${resource.name}` : 'Add a resource', scope, catalog, resource, values, errors: extra.errors }, { status: extra.errors ? 422 : 200 });
+    const version = extra.values?.version || (resource ? await catalogs.resourceVersion(resource.id) : '');
+    render(req, res, 'admin/resources/form', { title: resource ? `Resource ${resource.name}` : 'Add a resource', scope, catalog, resource, version, values, errors: extra.errors }, { status: extra.status ?? (extra.errors ? 422 : 200) });
   };
 
   router.get('/admin/catalogs/:id/resources/new', (req, res) => resourceForm(req, res, uuidParam(req), null));
@@ -122,6 +136,7 @@ export function catalogAdminRoutes(services: Services): Router {
           redirectWithFlash(req, res, `/admin/catalogs/${catalogId}`, `Resource ${input.name} saved.`);
         },
         (errors) => resourceForm(req, res, catalogId, resourceId, { values: input, errors }),
+        (errors) => resourceForm(req, res, catalogId, resourceId, { errors, status: 409 }),
       );
     });
   }
@@ -163,11 +178,13 @@ export function catalogAdminRoutes(services: Services): Router {
     );
   });
 
-  const showPackage = async (req: Request, res: Response, id: string, extra: { values?: PackageInput; errors?: ValidationFailed['errors'] } = {}) => {
+  const showPackage = async (req: Request, res: Response, id: string, extra: { values?: PackageInput; errors?: ValidationFailed['errors']; status?: number } = {}) => {
     const scope = scopeOf(res);
     const data = await catalogs.getPackage(scope, id, extra.values?.incompatibleWith);
     const values = extra.values ?? { ...data.pkg, resourceRoles: data.selectedRoles, incompatibleWith: data.incompatible };
-    render(req, res, 'admin/packages/show', { title: data.pkg.name, scope, ...data, values, errors: extra.errors }, { status: extra.errors ? 422 : 200 });
+    // Shown again with errors, the form keeps the version it was opened at.
+    const version = extra.values?.version || data.version;
+    render(req, res, 'admin/packages/show', { title: data.pkg.name, scope, ...data, version, values, errors: extra.errors }, { status: extra.status ?? (extra.errors ? 422 : 200) });
   };
 
   router.get('/admin/access-packages/:id', (req, res) => showPackage(req, res, uuidParam(req)));
@@ -183,6 +200,7 @@ export function catalogAdminRoutes(services: Services): Router {
         redirectWithFlash(req, res, `/admin/access-packages/${id}`, `Access package ${input.name} saved.`);
       },
       (errors) => showPackage(req, res, id, { values: input, errors }),
+      (errors) => showPackage(req, res, id, { errors, status: 409 }),
     );
   });
 
@@ -204,11 +222,13 @@ export function catalogAdminRoutes(services: Services): Router {
   });
 
   // ---- policies ---------------------------------------------------------------------------
-  const policyPage = async (req: Request, res: Response, packageId: string, policyId: string | null, extra: { policy?: FilePolicy; errors?: ValidationFailed['errors']; status?: number; announce?: string; focus?: string } = {}) => {
+  const policyPage = async (req: Request, res: Response, packageId: string, policyId: string | null, extra: { policy?: FilePolicy; version?: string; errors?: ValidationFailed['errors']; status?: number; announce?: string; focus?: string } = {}) => {
     const scope = scopeOf(res);
     const editor = await policies.editor(scope, packageId, policyId, extra.policy);
     const policy = extra.policy ?? editor.policy;
-    render(req, res, 'admin/policies/form', { title: policyId ? `Policy ${editor.policy.name}` : 'Add a policy', scope, pkg: editor.pkg, groups: editor.groups, policy, policyId, maxStages: MAX_STAGES, errors: extra.errors, focus: extra.focus }, {
+    // Drawn again (a part added, an error), the form keeps the version it was opened at.
+    const version = extra.version || ('version' in editor ? editor.version : '');
+    render(req, res, 'admin/policies/form', { title: policyId ? `Policy ${editor.policy.name}` : 'Add a policy', scope, pkg: editor.pkg, groups: editor.groups, policy, policyId, version, maxStages: MAX_STAGES, errors: extra.errors, focus: extra.focus }, {
       status: extra.status ?? (extra.errors ? 422 : 200),
       fragments: { 'policy-form': 'admin/policies/_form' },
       announce: extra.announce,
@@ -223,10 +243,11 @@ export function catalogAdminRoutes(services: Services): Router {
       const packageId = uuidParam(req);
       const policyId = req.params.policyId ? uuidParam(req, 'policyId') : null;
       let read: ReturnType<typeof readPolicyForm>;
+      const version = FormBody.of(req).text('version');
       try {
         read = readPolicyForm(FormBody.of(req));
       } catch (err) {
-        if (err instanceof PolicyFormInvalid) return policyPage(req, res, packageId, policyId, { policy: err.policy, errors: err.errors });
+        if (err instanceof PolicyFormInvalid) return policyPage(req, res, packageId, policyId, { policy: err.policy, version, errors: err.errors });
         throw err;
       }
       if (read.action !== 'save') {
@@ -236,15 +257,16 @@ export function catalogAdminRoutes(services: Services): Router {
           addStage: 'Stage added.', removeStage: 'Stage removed.', addQuestion: 'Question added.', removeQuestion: 'Question removed.',
           moveQuestionUp: 'Question moved up.', moveQuestionDown: 'Question moved down.', addAttribute: 'Requestor attribute added.', removeAttribute: 'Requestor attribute removed.',
         };
-        return policyPage(req, res, packageId, policyId, { policy: applyFormAction(read.policy, read.action), announce: announcements[verb] ?? 'The form was updated.', focus: read.action });
+        return policyPage(req, res, packageId, policyId, { policy: applyFormAction(read.policy, read.action), version, announce: announcements[verb] ?? 'The form was updated.', focus: read.action });
       }
       await saving(
         res,
         async () => {
-          await policies.save(scopeOf(res), packageId, policyId, read.policy, actorOf(req));
+          await policies.save(scopeOf(res), packageId, policyId, read.policy, actorOf(req), version);
           redirectWithFlash(req, res, `/admin/access-packages/${packageId}`, `Policy ${read.policy.name} saved. Requests already made keep the settings they were made under.`, { fullPage: true });
         },
-        (errors) => policyPage(req, res, packageId, policyId, { policy: read.policy, errors }),
+        (errors) => policyPage(req, res, packageId, policyId, { policy: read.policy, version, errors }),
+        (errors) => policyPage(req, res, packageId, policyId, { errors, status: 409 }),
       );
     });
   }

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { Actor } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { FieldErrors } from '../errors.ts';
+import { catalogVersion, checkFormVersion, packageVersion, resourceVersion } from './form-version.ts';
 import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesElsewhereOfPackage, resourcesOfCatalog, roleKeysOfPackage } from './data.ts';
 import { editDirectory, located, type EditableFile } from './directory-edit.ts';
 import { adminNotFound, managesCatalogId, requireAdministrator, type AdminScope } from './scope.ts';
@@ -12,6 +13,8 @@ export interface CatalogInput {
   description: string;
   enabled: boolean;
   owners: string[];
+  /** The fingerprint of the catalog as the form showed it (see form-version.ts). */
+  version?: string;
 }
 
 export interface ResourceInput {
@@ -21,6 +24,8 @@ export interface ResourceInput {
   description: string;
   url: string;
   roles: string[];
+  /** The fingerprint of the resource as the form showed it (see form-version.ts). */
+  version?: string;
 }
 
 export interface PackageInput {
@@ -30,6 +35,8 @@ export interface PackageInput {
   /** `resourceKey::role` for each role the package grants. */
   resourceRoles: string[];
   incompatibleWith: string[];
+  /** The fingerprint of the package as the form showed it (see form-version.ts). */
+  version?: string;
 }
 
 type FileCatalog = EditableFile['catalogs'][number];
@@ -65,10 +72,13 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
   return {
     list: (scope: AdminScope) => catalogsInScope(db, scope),
 
+    /** The fingerprint the resource form carries (see form-version.ts). */
+    resourceVersion: (resourceId: string) => resourceVersion(db, resourceId),
+
     async get(scope: AdminScope, id: string) {
       const catalog = await catalogOrNotFound(scope, id);
       const [resources, packages] = await Promise.all([resourcesOfCatalog(db, id), packagesOfCatalog(db, id)]);
-      return { catalog, resources, packages };
+      return { catalog, resources, packages, version: await catalogVersion(db, id) };
     },
 
     /** Creates (id null, administrators only) or changes a catalog: name, description, enabled, owners. */
@@ -82,6 +92,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       }
       errors.throwIfAny();
       return editDirectory(db, clock, actor, scope.directoryId, async (file, trx) => {
+        if (current) checkFormVersion(input.version, await catalogVersion(trx, current.id), `the catalog ${current.name}`);
         const next: FileCatalog = { name: input.name.trim(), description: input.description.trim(), enabled: input.enabled, owners: input.owners, resources: [], accessPackages: [] };
         if (!current) {
           file.catalogs.push(next);
@@ -135,6 +146,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         let ri: number;
         let before: unknown = null;
         if (current) {
+          checkFormVersion(input.version, await resourceVersion(trx, current.id), `the resource ${current.key}`);
           ri = located(resources.findIndex((r) => r.key === current.key));
           before = structuredClone(resources[ri]);
           if (next.key !== current.key) {
@@ -194,7 +206,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         roleKeysOfPackage(db, id),
         otherPackages(db, scope.directoryId, id, [...incompatible, ...shown]),
       ]);
-      return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others };
+      return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others, version: await packageVersion(db, id) };
     },
 
     /** Creates (packageId null) or changes an access package of a catalog. Returns its id. */
@@ -212,7 +224,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       if (foreign.length) errors.add('resourceRoles', `Choose roles of this catalog’s resources: ${foreign.map((v) => v.replace('::', ' – ')).join(', ')} ${foreign.length === 1 ? 'is' : 'are'} not among them`);
       errors.throwIfAny();
       const labels = { name: 'Name', description: 'Description', hidden: 'Hidden', resourceRoles: 'Resource roles', incompatibleWith: 'Incompatible access packages' };
-      return editDirectory(db, clock, actor, scope.directoryId, (file) => {
+      return editDirectory(db, clock, actor, scope.directoryId, async (file, trx) => {
         const resourceRoles = input.resourceRoles.map((v) => {
           const [resource, ...role] = v.split('::');
           return { resource, role: role.join('::') };
@@ -220,6 +232,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         const fields = { name: input.name.trim(), description: input.description.trim(), hidden: input.hidden, resourceRoles, incompatibleWith: input.incompatibleWith };
         if (packageId) {
           const { ci, pi, pkg } = locatePackage(file, packageId);
+          checkFormVersion(input.version, await packageVersion(trx, packageId), `the access package ${pkg.name}`);
           const before = structuredClone(pkg);
           Object.assign(pkg, fields);
           return {

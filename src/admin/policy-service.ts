@@ -6,6 +6,7 @@ import { exportDirectoryWith } from '../directory/export.ts';
 import { locatePackage } from './catalog-service.ts';
 import { groupsOfDirectory, packageInScope } from './data.ts';
 import { editDirectory, located, type EditableFile } from './directory-edit.ts';
+import { checkFormVersion, formVersion } from './form-version.ts';
 import { emptyPolicy, policyFieldFor, type FilePolicy } from './policy-form.ts';
 import { adminNotFound, type AdminScope } from './scope.ts';
 
@@ -39,11 +40,12 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
       });
       // The pickers always offer the groups the policy (and the form being shown again) names.
       const groups = await groupsOfDirectory(db, scope.directoryId, [...groupKeysOf(policy), ...(shown ? groupKeysOf(shown) : [])]);
-      return { pkg, groups, policy };
+      return { pkg, groups, policy, version: formVersion(policy) };
     },
 
     /** Saves a policy (new when policyId is null). Requests already made keep the settings they were made under. */
-    async save(scope: AdminScope, packageId: string, policyId: string | null, policy: FilePolicy, actor: Actor): Promise<void> {
+    /** `version`: the fingerprint of the policy as the form was opened (see form-version.ts). */
+    async save(scope: AdminScope, packageId: string, policyId: string | null, policy: FilePolicy, actor: Actor, version?: string): Promise<void> {
       const pkg = await packageOrNotFound(scope, packageId);
       const currentName = policyId ? await policyName(packageId, policyId) : null;
       if (policy.name !== currentName && (await db('policies').where({ access_package_id: packageId, name: policy.name }).first('id'))) {
@@ -56,6 +58,7 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
         let before: unknown = null;
         if (currentName !== null) {
           k = located(policies.findIndex((p) => p.name === currentName));
+          checkFormVersion(version, formVersion(policies[k]), `the policy ${currentName}`);
           before = structuredClone(policies[k]);
           // Policies are matched by name in their package: a rename goes to the row first.
           if (policy.name !== currentName) await trx('policies').where({ id: policyId }).update({ name: policy.name });

@@ -20,8 +20,14 @@ const catalogId = async (name: string) => (await db('catalogs').where({ name }).
 async function post(agent: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
   const page = await agent.get(pagePath);
   expect(page.status, `${pagePath} should open`).toBe(200);
-  return agent.post(action).type('form').send({ _csrf: csrfFrom(page.text), ...fields });
+  return agent.post(action).type('form').send({ _csrf: csrfFrom(page.text), ...versionOf(page.text), ...fields });
 }
+
+/** The edit form's fingerprint of what it shows, sent back as the browser would. */
+const versionOf = (html: string) => {
+  const m = /name="version" value="([^"]*)"/.exec(html);
+  return m ? { version: m[1] } : {};
+};
 
 /** A policy form filled in as a person would, for the package's editor. */
 function policyFields(overrides: Record<string, string | string[]> = {}) {
@@ -110,6 +116,30 @@ describe('catalogs', () => {
     expect(await db('catalogs').where({ id }).first('name', 'enabled')).toEqual({ name: 'Research and Development', enabled: false });
   });
 
+  it('refuses catalog and resource forms opened before someone else saved them (409)', async () => {
+    const id = await catalogId('Research and Development');
+    const page = `/admin/catalogs/${id}`;
+    const adaForm = (await ada.get(page)).text;
+    expect((await post(ada, page, page, { name: 'Research and Development', description: 'Labs.', enabled: '', owners: USER.lead })).status).toBe(303);
+    const stale = await ada.post(page).type('form').send({ _csrf: csrfFrom(adaForm), ...versionOf(adaForm), name: 'R&D', enabled: 'yes', owners: USER.lead });
+    expect(stale.status).toBe(409);
+    expect(stale.text).toContain('Someone else saved the catalog Research and Development after you opened this page');
+    expect(await db('catalogs').where({ id }).first('name', 'description')).toEqual({ name: 'Research and Development', description: 'Labs.' });
+
+    const general = await catalogId('General');
+    const resource = await db('resources').where({ catalog_id: general, key: 'repo' }).first('id', 'key', 'type', 'name');
+    const roles: string[] = await db('resource_roles').where({ resource_id: resource.id }).orderBy('position').pluck('name');
+    const resourcePage = `/admin/catalogs/${general}/resources/${resource.id}`;
+    const resourceForm = (await ada.get(resourcePage)).text;
+    const fields = { key: resource.key, type: resource.type, name: resource.name };
+    expect((await post(max, resourcePage, resourcePage, { ...fields, roles: [...roles, 'Auditor'].join('\n') })).status).toBe(303);
+    const staleResource = await ada.post(resourcePage).type('form').send({ _csrf: csrfFrom(resourceForm), ...versionOf(resourceForm), ...fields, name: 'Repo (Ada)', roles: roles.join('\n') });
+    expect(staleResource.status).toBe(409);
+    expect(staleResource.text).toContain('Someone else saved the resource repo after you opened this page');
+    expect(await db('resource_roles').where({ resource_id: resource.id }).orderBy('position').pluck('name')).toEqual([...roles, 'Auditor']);
+    expect((await post(max, resourcePage, resourcePage, { ...fields, roles: roles.join('\n') })).status).toBe(303);
+  });
+
   it('limits catalog owners to their own catalogs', async () => {
     expect((await max.get(`/admin/catalogs/${await catalogId('General')}`)).status).toBe(200);
     const archive = await catalogId('Archive');
@@ -188,6 +218,28 @@ describe('resources and access packages', () => {
     expect(kept.status).toBe(303);
     expect(await roleIds()).toEqual([...before, old.id].sort());
     await db('access_package_resource_roles').where({ access_package_id: PKG.wiki, resource_role_id: old.id }).delete();
+  });
+
+  it('refuses a package form opened before someone else saved the package (409), showing the package as it is now', async () => {
+    const page = `/admin/access-packages/${PKG.repo}`;
+    const adaForm = (await ada.get(page)).text;
+    const checked = [...adaForm.matchAll(/name="resourceRoles" type="checkbox" value="([^"]+)" checked/g)].map((m) => m[1]);
+    const added = [...adaForm.matchAll(/name="resourceRoles" type="checkbox" value="([^"]+)">/g)].map((m) => m[1])[0];
+    // Max adds a role while Ada's form is open.
+    const maxSave = await post(max, page, page, { name: 'Repository access', description: 'Read and write the source repository.', resourceRoles: [...checked, added] });
+    expect(maxSave.status).toBe(303);
+    const stale = await ada.post(page).type('form').send({ _csrf: csrfFrom(adaForm), ...versionOf(adaForm), name: 'Repository (renamed)', description: 'Old text.', resourceRoles: checked });
+    expect(stale.status).toBe(409);
+    expect(stale.text).toContain('Someone else saved the access package Repository access after you opened this page, so your changes were not saved.');
+    expect(stale.text).toMatch(/<a href="#main">Someone else saved/);
+    expect(stale.text).toContain(`name="resourceRoles" type="checkbox" value="${added}" checked`);
+    const row = await db('access_packages').where({ id: PKG.repo }).first('name');
+    expect(row.name).toBe('Repository access');
+    const roles = await db('access_package_resource_roles as a').join('resource_roles as rr', 'rr.id', 'a.resource_role_id').join('resources as r', 'r.id', 'rr.resource_id').where('a.access_package_id', PKG.repo).orderBy(['r.key', 'rr.name']).select(db.raw(`r.key || '::' || rr.name as k`));
+    expect(roles.map((r: { k: string }) => r.k)).toEqual([...checked, added].sort());
+    // The form shown with the 409 carries the new version: saved from there, it goes through.
+    const again = await ada.post(page).type('form').send({ _csrf: csrfFrom(stale.text), ...versionOf(stale.text), name: 'Repository access', description: 'Read and write the source repository.', resourceRoles: checked });
+    expect(again.status).toBe(303);
   });
 
   it('keeps the incompatible packages and approver groups a form shows, however many sort before them', async () => {
@@ -339,6 +391,25 @@ describe('the policy editor', () => {
     expect(res.text).toContain('<a href="#question-0-pattern">');
     expect(res.text).toContain('<a href="#stage-0-fallbackUsers">');
     expect(await db('policies').where({ name: 'Broken' }).first()).toBeUndefined();
+  });
+
+  it('refuses a policy form opened before someone else saved the policy (409), and keeps its version through Add and Remove', async () => {
+    const members = await policyId(db, PKG.billingSubmit, 'Members');
+    const editor = `/admin/access-packages/${PKG.billingSubmit}/policies/${members}`;
+    const adaForm = (await ada.get(editor)).text;
+    const fields = policyFields({ name: 'Members', scope: 'allMembers', requestorUsers: '', requestorGroups: [], stageCount: '1', 'stage-0-approvers': [], 'stage-0-approversUsers': USER.approver, 'stage-0-fallbackUsers': '', 'stage-0-timeoutDays': '7', questionCount: '0', attributeCount: '0' });
+    // Ada adds a question (the form is drawn again, with the version it was opened at) ...
+    const drawn = await ada.post(editor).type('form').send({ _csrf: csrfFrom(adaForm), ...versionOf(adaForm), ...fields, action: 'addQuestion' });
+    expect(drawn.status).toBe(200);
+    expect(versionOf(drawn.text)).toEqual(versionOf(adaForm));
+    // ... while Max saves the policy with a longer timeout.
+    expect((await post(max, editor, editor, { ...fields, 'stage-0-timeoutDays': '9' })).status).toBe(303);
+    const stale = await ada.post(editor).type('form').send({ _csrf: csrfFrom(adaForm), ...versionOf(drawn.text), ...fields, name: 'Members (Ada)' });
+    expect(stale.status).toBe(409);
+    expect(stale.text).toContain('Someone else saved the policy Members after you opened this page, so your changes were not saved.');
+    expect(stale.text).toMatch(/name="stage-0-timeoutDays"[^>]*value="9"|value="9"[^>]*name="stage-0-timeoutDays"/);
+    expect((await db('policies').where({ id: members }).first('name')).name).toBe('Members');
+    expect((await db('policy_stages').where({ policy_id: members }).first('timeout_days')).timeout_days).toBe(9);
   });
 
   it('never changes a pending request when its policy changes, and keeps it linked through a rename', async () => {
