@@ -3,8 +3,9 @@ import type { Knex } from 'knex';
 import type { Actor } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { FieldErrors } from '../errors.ts';
+import { toPage, type Page, type PageRequest } from '../shared/keyset.ts';
+import { catalogInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesElsewhereOfPackage, resourcesOfCatalog, roleKeysOfPackage, searchCatalogs, type CatalogRow } from './data.ts';
 import { catalogVersion, checkFormVersion, packageVersion, resourceVersion } from './form-version.ts';
-import { catalogInScope, catalogsInScope, otherPackages, packageInScope, packagesOfCatalog, policiesOfPackage, resourcesElsewhereOfPackage, resourcesOfCatalog, roleKeysOfPackage } from './data.ts';
 import { editDirectory, located, type EditableFile } from './directory-edit.ts';
 import { adminNotFound, managesCatalogId, requireAdministrator, type AdminScope } from './scope.ts';
 
@@ -55,6 +56,9 @@ export function locatePackage(file: EditableFile, packageId: string): { ci: numb
   return located<{ ci: number; pi: number; pkg: FilePackage }>(null);
 }
 
+/** Catalogs per page on the administration home. */
+const CATALOG_PAGE_SIZE = 50;
+
 const labelFor = (labels: Record<string, string>) => (suffix: string) => {
   const field = suffix.replace(/\[\d+\].*$/, '').replace(/\..*$/, '');
   return labels[field] ? { field, label: labels[field] } : undefined;
@@ -70,7 +74,10 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
   }
 
   return {
-    list: (scope: AdminScope) => catalogsInScope(db, scope),
+    /** The catalogs in scope, a page at a time, found by name. */
+    async list(scope: AdminScope, text: string, page: PageRequest): Promise<Page<CatalogRow>> {
+      return toPage(await searchCatalogs(db, scope, text, page, CATALOG_PAGE_SIZE), CATALOG_PAGE_SIZE, page, (c) => [c.name.toLowerCase(), c.id]);
+    },
 
     /** The fingerprint the resource form carries (see form-version.ts). */
     resourceVersion: (resourceId: string) => resourceVersion(db, resourceId),

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import { byNameKeyset, type PageRequest } from '../shared/keyset.ts';
 import { isUuid } from '../shared/params.ts';
+import { containsPattern } from './assignment-data.ts';
 import { inScope, type AdminScope } from './scope.ts';
 
 export interface CatalogRow {
@@ -25,6 +27,15 @@ function catalogRows(db: Knex, scope: AdminScope) {
   return inScope(q, scope, { directory: 'c.directory_id', catalog: 'c.id' });
 }
 
+/** Catalogs in scope whose name contains the text, a page at a time by name (keyset on lower(name), id). */
+export async function searchCatalogs(db: Knex, scope: AdminScope, text: string, page: PageRequest, limit: number): Promise<CatalogRow[]> {
+  const q = catalogRows(db, scope);
+  if (text) q.whereRaw('lower(c.name) like ?', [containsPattern(text)]);
+  const dir = byNameKeyset(q, 'c.name', 'c.id', page);
+  return q.orderByRaw(`lower(c.name) ${dir}, c.id ${dir}`).limit(limit + 1);
+}
+
+/** The first 1,000 catalogs in scope by name (for filters). */
 export async function catalogsInScope(db: Knex, scope: AdminScope): Promise<CatalogRow[]> {
   return catalogRows(db, scope).orderByRaw('lower(c.name), c.id').limit(1000);
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { PageRequest } from '../shared/keyset.ts';
+import { byNameKeyset, type PageRequest } from '../shared/keyset.ts';
 import { containsPattern } from './assignment-data.ts';
 
 export interface UserRow {
@@ -12,11 +12,7 @@ export interface UserRow {
   sortName: string;
 }
 
-function keyset(q: Knex.QueryBuilder, column: string, page: PageRequest): 'asc' | 'desc' {
-  if (page.after) q.whereRaw(`(lower(${column}), id) > (?, ?)`, page.after as [string, string]);
-  if (page.before) q.whereRaw(`(lower(${column}), id) < (?, ?)`, page.before as [string, string]);
-  return page.before ? 'desc' : 'asc';
-}
+const keyset = (q: Knex.QueryBuilder, column: string, page: PageRequest) => byNameKeyset(q, column, 'id', page);
 
 /** Users of a directory whose name or email contains the text, by name (keyset on lower(display_name), id). */
 export async function searchUsers(db: Knex, directoryId: string, text: string, page: PageRequest, limit: number): Promise<UserRow[]> {

@@ -1,6 +1,8 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Services } from '../services.ts';
-import { render } from '../web/render.ts';
+import { pageRequestFrom } from '../shared/keyset.ts';
+import { queryText } from '../shared/params.ts';
+import { listAnnouncement, render } from '../web/render.ts';
 import type { AdminScope } from './scope.ts';
 
 declare module 'express-serve-static-core' {
@@ -25,8 +27,9 @@ export function adminRoutes(services: Services, areas: Router[]): Router {
   router.use('/admin', requireAdminScope(services));
   router.get('/admin', async (req, res) => {
     const scope = scopeOf(res);
-    const catalogs = await services.admin.catalogs.list(scope);
-    render(req, res, 'admin/index', { title: 'Administration', scope, catalogs });
+    const q = queryText(req, 'q', 200);
+    const page = await services.admin.catalogs.list(scope, q, pageRequestFrom(req.query, ['string', 'uuid']));
+    render(req, res, 'admin/index', { title: 'Administration', scope, q, page }, { fragments: { 'catalog-results': 'admin/catalogs/_list' }, announce: listAnnouncement(page, { one: 'catalog', many: 'catalogs' }, q) });
   });
   for (const area of areas) router.use(area);
   return router;

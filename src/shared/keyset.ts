@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 /**
  * Keyset pagination: a page is found from the sort key of the row before it, not an offset, so deep
  * pages cost the same as the first. Cursors are opaque base64url JSON; a broken one means "first page".
@@ -70,4 +71,14 @@ export function toPage<T>(rows: T[], limit: number, request: PageRequest, keyOf:
 
 export function serializeKey(v: unknown): unknown {
   return v instanceof Date ? v.toISOString() : v;
+}
+
+/**
+ * Applies a page request to a query sorted by lower(name), then id; returns the direction to sort
+ * in (descending for a page before, which toPage puts back in order).
+ */
+export function byNameKeyset(q: Knex.QueryBuilder, nameColumn: string, idColumn: string, page: PageRequest): 'asc' | 'desc' {
+  if (page.after) q.whereRaw(`(lower(${nameColumn}), ${idColumn}) > (?, ?)`, page.after as [string, string]);
+  if (page.before) q.whereRaw(`(lower(${nameColumn}), ${idColumn}) < (?, ?)`, page.before as [string, string]);
+  return page.before ? 'desc' : 'asc';
 }

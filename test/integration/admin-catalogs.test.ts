@@ -274,6 +274,18 @@ describe('resources and access packages', () => {
       expect(page.status).toBe(200);
       expect(page.text).toContain('<h1');
       expect((await ada.get(`/admin/catalogs/${general}/access-packages/new`)).status).toBe(200);
+      // The list shows them a page at a time, and finds one by name.
+      const names = (html: string) => [...html.matchAll(/<th scope="row"><a href="\/admin\/catalogs\/[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+      const first = await ada.get('/admin');
+      expect(names(first.text)).toHaveLength(50);
+      expect(names(first.text)[0]).toBe('A catalog 0001');
+      const next = /href="([^"]+)"[^>]*rel="next"/.exec(first.text)![1].replace(/&amp;/g, '&');
+      expect(names((await ada.get(next)).text)[0]).toBe('A catalog 0051');
+      const found = await ada.get('/admin?q=gener');
+      expect(names(found.text)).toEqual(['General']);
+      const swapped = await ada.get('/admin?q=gener').set('HX-Request', 'true').set('HX-Target', 'catalog-results');
+      expect(swapped.text).not.toContain('<h1');
+      expect(swapped.text).toContain('1 catalog shown for “gener”.');
     } finally {
       await db('catalogs').where('name', 'like', 'A catalog %').delete();
     }
