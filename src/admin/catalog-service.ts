@@ -107,7 +107,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
           return {
             path: `catalogs[${ci}]`,
             fieldFor: labelFor({ name: 'Name', description: 'Description', owners: 'Owners' }),
-            audit: { action: 'catalog.created', targetType: 'catalog', targetId: next.name, label: next.name },
+            audit: { action: 'catalog.created', targetType: 'catalog', targetId: async (trx) => (await trx('catalogs').where({ directory_id: scope.directoryId, name: next.name }).first('id')).id, label: next.name },
             before: null,
             after: () => file.catalogs[ci],
             result: '',
@@ -173,7 +173,12 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         return {
           path: `catalogs[${ci}].resources[${ri}]`,
           fieldFor: labelFor(labels),
-          audit: { action: current ? 'resource.updated' : 'resource.created', targetType: 'resource', targetId: current?.id ?? next.key, label: next.name },
+          audit: {
+            action: current ? 'resource.updated' : 'resource.created',
+            targetType: 'resource',
+            targetId: current ? current.id : async (t) => (await t('resources').where({ directory_id: scope.directoryId, key: next.key }).first('id')).id,
+            label: next.name,
+          },
           before,
           after: () => resources[ri],
           result: undefined,

@@ -19,7 +19,8 @@ export interface Edit<T> {
   path: string;
   /** The form field (and its label) a problem at `path` + suffix belongs to; undefined: the top of the form. */
   fieldFor: (suffix: string) => { field: string; label: string } | undefined;
-  audit: { action: string; targetType: string; targetId: string; label: string };
+  /** `targetId` may be looked up once the import has written the object (a new object's id). */
+  audit: { action: string; targetType: string; targetId: string | ((trx: Knex.Transaction) => Promise<string>); label: string };
   before: unknown;
   after: () => unknown;
   result: T;
@@ -60,7 +61,7 @@ export async function editDirectory<T>(
       at: clock.now(),
       directoryId,
       targetType: edit.audit.targetType,
-      targetId: edit.audit.targetId,
+      targetId: typeof edit.audit.targetId === 'function' ? await edit.audit.targetId(trx) : edit.audit.targetId,
       details: { label: edit.audit.label, before: edit.before ?? null, after: edit.after() ?? null },
     });
     return edit.result;

@@ -70,7 +70,12 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
         return {
           path: `catalogs[${ci}].accessPackages[${pi}].policies[${k}]`,
           fieldFor: policyFieldFor,
-          audit: { action: currentName ? 'policy.updated' : 'policy.created', targetType: 'policy', targetId: policyId ?? `${packageId}:${policy.name}`, label: `${pkg.name}: ${policy.name}` },
+          audit: {
+            action: currentName ? 'policy.updated' : 'policy.created',
+            targetType: 'policy',
+            targetId: policyId ?? (async (t) => (await t('policies').where({ access_package_id: packageId, name: policy.name }).first('id')).id),
+            label: `${pkg.name}: ${policy.name}`,
+          },
           before,
           after: () => policies[k],
           result: undefined,

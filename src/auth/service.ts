@@ -17,6 +17,15 @@ export type PasswordSignInResult =
 export function createAuthService(deps: { db: Knex; clock: Clock }) {
   const { db, clock } = deps;
 
+  /**
+   * A refused sign-in goes into the audit log of each directory where the email has an account (so
+   * its administrators see failures and lockouts), or into no directory's when it has none.
+   */
+  async function auditInDirectories(actor: Actor, action: string, candidates: { directoryId: string }[], details: Record<string, unknown>, at = clock.now()) {
+    const directories = [...new Set(candidates.map((c) => c.directoryId))];
+    for (const directoryId of directories.length ? directories : [null]) await recordAudit(db, actor, { action, at, directoryId, details });
+  }
+
   return {
     async signInWithPassword(email: string, password: string, actor: Actor, directoryHint?: string): Promise<PasswordSignInResult> {
       const account = { key: accountKey(email), limit: THROTTLE.accountFailures };
@@ -24,20 +33,17 @@ export function createAuthService(deps: { db: Knex; clock: Clock }) {
       // Counted as a failure before the password is checked, so that attempts sent at once cannot
       // outrun the count; a successful sign-in gives its attempt back below.
       const until = await reserveAttempt(db, [account, address]);
+      const candidates = (await findSignInCandidates(db, email, directoryHint)).filter((c) => c.signIn?.password === true);
       if (until) {
-        await recordAudit(db, actor, { action: 'signIn.throttled', at: clock.now(), details: { email: email.toLowerCase().slice(0, 320) } });
+        await auditInDirectories(actor, 'signIn.throttled', candidates, { email: email.toLowerCase().slice(0, 320) });
         return { kind: 'throttled', until };
       }
-      const candidates = (await findSignInCandidates(db, email, directoryHint)).filter((c) => c.signIn?.password === true);
       const matching: string[] = [];
       if (candidates.length === 0) await verifyPassword(password, null); // same time as a real check
       for (const c of candidates) if (await verifyPassword(password, c.passwordHash)) matching.push(c.id);
       const at = clock.now();
       if (matching.length === 0) {
-        await recordAudit(db, actor, {
-          action: 'signIn.failed', at, directoryId: candidates.length === 1 ? candidates[0].directoryId : null,
-          details: { email: email.toLowerCase().slice(0, 320), method: 'password' },
-        });
+        await auditInDirectories(actor, 'signIn.failed', candidates, { email: email.toLowerCase().slice(0, 320), method: 'password' }, at);
         return { kind: 'failed' };
       }
       await clearFailures(db, account.key);

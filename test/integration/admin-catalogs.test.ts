@@ -98,8 +98,9 @@ describe('catalogs', () => {
     const token = csrfFrom((await max.get('/admin')).text);
     expect((await max.post('/admin/catalogs').type('form').send({ _csrf: token, name: 'Sneaky' })).status).toBe(404);
     expect(await db('catalogs').where({ name: 'Sneaky' }).first()).toBeUndefined();
-    const audit = await db('audit_log').where({ action: 'catalog.created' }).first('details');
+    const audit = await db('audit_log').where({ action: 'catalog.created' }).first('details', 'target_id');
     expect(audit.details.after.name).toBe('Research');
+    expect(audit.target_id).toBe(id);
   });
 
   it('re-renders with the import’s message for an unknown owner, and renames a catalog', async () => {
@@ -162,6 +163,9 @@ describe('resources and access packages', () => {
     const general = await catalogId('General');
     const add = await post(max, `/admin/catalogs/${general}/resources/new`, `/admin/catalogs/${general}/resources/new`, { key: 'docs', type: 'site', name: 'Docs', roles: 'Reader\nWriter' });
     expect(add.status).toBe(303);
+    // Audited under the new resource's id, so filtering the audit log by it finds its creation.
+    const docs = await db('resources').where({ key: 'docs' }).first('id');
+    expect(await db('audit_log').where({ action: 'resource.created' }).pluck('target_id')).toEqual([docs.id]);
     const dup = await post(max, `/admin/catalogs/${general}/resources/new`, `/admin/catalogs/${general}/resources/new`, { key: 'wiki', type: 'site', name: 'Another wiki', roles: 'Reader' });
     expect(dup.status).toBe(422);
     expect(dup.text).toMatch(/Key: duplicate resource key wiki/);
@@ -364,8 +368,9 @@ describe('the policy editor', () => {
       { position: 1, timeout_days: 7, require_approver_justification: true, escalation_after_days: null },
       { position: 2, timeout_days: 10, require_approver_justification: false, escalation_after_days: 5 },
     ]);
-    const audit = await db('audit_log').where({ action: 'policy.created' }).orderBy('id', 'desc').first('details');
+    const audit = await db('audit_log').where({ action: 'policy.created' }).orderBy('id', 'desc').first('details', 'target_id');
     expect(audit.details.after.name).toBe('Contractors: manager then security');
+    expect(audit.target_id).toBe(policy.id);
   });
 
   it('refuses what the import refuses, with the same messages, at the fields', async () => {

@@ -104,6 +104,15 @@ describe('signing in', () => {
     const home = await agent.get('/');
     expect(home.text).toContain('Second Directory');
   });
+  it('records a failed sign-in in the audit log of every directory where the email has an account', async () => {
+    const agent = supertest.agent(t.app);
+    const token = csrfFrom((await agent.get('/sign-in')).text);
+    expect((await agent.post('/sign-in').type('form').send({ _csrf: token, email: USER.requestor, password: 'not-the-password' })).status).toBe(401);
+    const hints = await database.db('audit_log as a').join('directories as d', 'd.id', 'a.directory_id').where('a.action', 'signIn.failed').whereRaw(`a.details->>'email' = ?`, [USER.requestor]).orderBy('d.hint').pluck('d.hint');
+    expect(hints).toEqual(['contoso-two.test', 'fabrikam.test']);
+    await database.db('sign_in_throttle').delete();
+  });
+
   it('checks at most five passwords for an account however many attempts arrive at once, then refuses until the lock ends', async () => {
     const agents = await Promise.all(Array.from({ length: 20 }, async () => {
       const agent = supertest.agent(t.app);
@@ -115,6 +124,9 @@ describe('signing in', () => {
     const audited = async (action: string) => Number((await database.db('audit_log').where({ action }).whereRaw(`details->>'email' = ?`, [USER.lead]).count('* as n'))[0].n);
     expect(await audited('signIn.failed')).toBe(THROTTLE.accountFailures);
     expect(await audited('signIn.throttled')).toBe(20 - THROTTLE.accountFailures);
+    // In the directory's own audit log, where its administrators look.
+    const fabrikam = (await database.db('directories').where({ hint: 'fabrikam.test' }).first('id')).id;
+    expect(await database.db('audit_log').whereIn('action', ['signIn.failed', 'signIn.throttled']).whereRaw(`details->>'email' = ?`, [USER.lead]).distinct().pluck('directory_id')).toEqual([fabrikam]);
     const { agent, token } = agents[0];
     const right = await agent.post('/sign-in').type('form').send({ _csrf: token, email: USER.lead, password: TEST_PASSWORD });
     expect(right.status).toBe(429);
