@@ -83,7 +83,8 @@ export function importAdminRoutes(services: Services): Router {
     }
     const outcome = await files.apply(scopeOf(res), text, fingerprint, actorOf(req));
     if (outcome.ok === 'changed') return renderPlan(req, res, text, outcome.plan, outcome.fingerprint, 409, true);
-    if (!outcome.ok) return refused(req, res, { text: '', fileName: '' }, outcome.problems);
+    // Refused now (the directory changed since the check): the file comes back in the box, to fix and check again.
+    if (!outcome.ok) return refused(req, res, { text, fileName: '' }, outcome.problems);
     const summary = planSummary(outcome.plan);
     redirectWithFlash(req, res, '/admin/import', outcome.applied ? `The directory file was imported. ${summary}.` : 'Nothing was changed: the directory already matches the file.');
   });

@@ -7,7 +7,8 @@ import { importUploadParser } from '../../src/admin/import-upload.ts';
 import { csrfProtection } from '../../src/web/csrf.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
-import { fabrikam, USER, withOtherPackageIds, type FixtureFile } from '../support/fixtures.ts';
+import { fabrikam, PKG, USER, withOtherPackageIds, type FixtureFile } from '../support/fixtures.ts';
+import { policyId, requestId } from '../support/flows.ts';
 
 let database: Database;
 let t: TestApp;
@@ -101,6 +102,22 @@ describe('import', () => {
     const again = await paste(ada, JSON.stringify(edited(original)));
     expect(again.text).toContain('No changes: Fabrikam already matches the file.');
     expect(again.text).not.toContain('Apply these changes');
+  });
+
+  it('gives the file back in the box when applying it is refused (the directory changed in a way the file no longer fits)', async () => {
+    // The plan removes Repository access, which nobody has asked for yet ...
+    const file = structuredClone(original);
+    for (const c of file.catalogs) c.accessPackages = (c.accessPackages ?? []).filter((p: { id: string }) => p.id !== PKG.repo);
+    const plan = await paste(ada, JSON.stringify(file));
+    expect(plan.text).toContain('Apply these changes');
+    // ... then someone asks for it, so its history forbids removing it.
+    const rita = await signIn(t.app, USER.requestor);
+    await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), {});
+    const refusedNow = await apply(ada, plan.text);
+    expect(refusedNow.status).toBe(422);
+    expect(refusedNow.text).toContain('so nothing was imported');
+    const box = /<textarea[^>]*id="text"[^>]*>([\s\S]*?)<\/textarea>/.exec(refusedNow.text)![1];
+    expect(JSON.parse(decode(box))).toEqual(file);
   });
 
   it('refuses to apply when the directory changed since the plan was shown (409, nothing written)', async () => {
