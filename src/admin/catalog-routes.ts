@@ -224,7 +224,7 @@ export function catalogAdminRoutes(services: Services): Router {
   // ---- policies ---------------------------------------------------------------------------
   const policyPage = async (req: Request, res: Response, packageId: string, policyId: string | null, extra: { policy?: FilePolicy; version?: string; errors?: ValidationFailed['errors']; status?: number; announce?: string; focus?: string } = {}) => {
     const scope = scopeOf(res);
-    const editor = await policies.editor(scope, packageId, policyId, extra.policy);
+    const editor = await policies.editor(scope, packageId, policyId);
     const policy = extra.policy ?? editor.policy;
     // Drawn again (a part added, an error), the form keeps the version it was opened at.
     const version = extra.version || ('version' in editor ? editor.version : '');

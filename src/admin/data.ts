@@ -145,13 +145,13 @@ export async function policiesOfPackage(db: Knex, packageId: string): Promise<{ 
     .select('pol.id', 'pol.name', 'pol.requestor_scope as requestorScope', 'pol.accept_requests as acceptRequests', db.raw('(select count(*) from policy_stages s where s.policy_id = pol.id)::int as stages'));
 }
 
-/**
- * Groups of the directory to offer in pickers: the first 500 by name, and always the ones already
- * chosen (`chosen` keys), so saving a form never drops a choice the list did not reach.
- */
-export async function groupsOfDirectory(db: Knex, directoryId: string, chosen: string[] = []): Promise<{ key: string; name: string }[]> {
-  const first = await db('groups').where({ directory_id: directoryId }).orderByRaw('lower(name), key').limit(500).select('key', 'name');
-  return withChosen(first, chosen.length ? await db('groups').where({ directory_id: directoryId }).whereIn('key', chosen).select('key', 'name') : [], (g) => g.key, (g) => g.name.toLowerCase());
+/** Up to this many groups are offered as checkboxes; a directory with more has group keys typed instead. */
+export const GROUP_CHECKBOXES_MAX = 40;
+
+/** The directory's groups for checkbox pickers, or null when there are too many to list (keys are typed). */
+export async function groupsOfDirectory(db: Knex, directoryId: string): Promise<{ key: string; name: string }[] | null> {
+  const rows = await db('groups').where({ directory_id: directoryId }).orderByRaw('lower(name), key').limit(GROUP_CHECKBOXES_MAX + 1).select('key', 'name');
+  return rows.length > GROUP_CHECKBOXES_MAX ? null : rows;
 }
 
 /** Other packages of the directory to offer as incompatible: the first 500, and always the ones already chosen. */

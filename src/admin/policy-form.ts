@@ -82,8 +82,13 @@ function approvers(form: FormBody, prefix: string, kinds: boolean): FileApprover
   const list: FileApprover[] = [];
   if (kinds) for (const kind of form.list(`${prefix}`)) if (kind === 'manager' || kind === 'sponsor') list.push({ type: kind });
   for (const email of lines(form.raw(`${prefix}Users`))) list.push({ type: 'user', email: email.toLowerCase() });
-  for (const group of form.list(`${prefix}Groups`)) if (group) list.push({ type: 'group', group });
+  for (const group of groupKeys(form, `${prefix}Groups`)) list.push({ type: 'group', group });
   return list;
+}
+
+/** Group keys from ticked boxes or, in a directory with many groups, typed one per line: both read the same. */
+function groupKeys(form: FormBody, name: string): string[] {
+  return form.list(name).flatMap((v) => lines(v));
 }
 
 /**
@@ -95,7 +100,7 @@ export function readPolicyForm(form: FormBody): { policy: FilePolicy; action: st
   const scope = form.text('scope');
   const requestors: FilePolicy['requestors'] =
     scope === 'specific'
-      ? { scope: 'specific', users: lines(form.raw('requestorUsers')).map((e) => e.toLowerCase()), groups: form.list('requestorGroups').filter(Boolean) }
+      ? { scope: 'specific', users: lines(form.raw('requestorUsers')).map((e) => e.toLowerCase()), groups: groupKeys(form, 'requestorGroups') }
       : { scope: (['allMembers', 'allUsers', 'none'].includes(scope) ? scope : 'allMembers') as 'allMembers' };
 
   const stageCount = Math.min(MAX_STAGES, Number(form.text('stageCount')) || 0);
@@ -238,11 +243,13 @@ export function policyFieldFor(suffix: string): { field: string; label: string }
   if ((m = /^approval\.stages\[(\d)\]\.(\w+)(\[\d+\])?(\.(\w+))?/.exec(suffix))) {
     const [, i, part, , , sub] = m;
     const stage = `Stage ${Number(i) + 1}`;
-    if (part === 'approvers') return { field: `stage-${i}-approversUsers`, label: `${stage} approvers` };
-    if (part === 'fallbackApprovers') return { field: `stage-${i}-fallbackUsers`, label: `${stage} fallback approvers` };
+    // A group's problem (an unknown key) belongs to the groups field, any other to the people's.
+    const group = /\.group$/.test(suffix);
+    if (part === 'approvers') return group ? { field: `stage-${i}-approversGroups`, label: `${stage} approver groups` } : { field: `stage-${i}-approversUsers`, label: `${stage} approvers` };
+    if (part === 'fallbackApprovers') return group ? { field: `stage-${i}-fallbackGroups`, label: `${stage} fallback approver groups` } : { field: `stage-${i}-fallbackUsers`, label: `${stage} fallback approvers` };
     if (part === 'timeoutDays') return { field: `stage-${i}-timeoutDays`, label: `${stage}: decision must be made in how many days` };
     if (part === 'escalation') {
-      if (sub === 'approvers') return { field: `stage-${i}-escalationUsers`, label: `${stage} alternate approvers` };
+      if (sub === 'approvers') return group ? { field: `stage-${i}-escalationGroups`, label: `${stage} alternate approver groups` } : { field: `stage-${i}-escalationUsers`, label: `${stage} alternate approvers` };
       return { field: `stage-${i}-escalationAfterDays`, label: `${stage}: forward after how many days` };
     }
     return { field: `stage-${i}-approversUsers`, label: stage };

@@ -28,9 +28,10 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
 
   return {
     /** The package, its directory's groups (for pickers), and the policy as the file format has it (a new one when policyId is null). */
-    async editor(scope: AdminScope, packageId: string, policyId: string | null, shown?: FilePolicy) {
+    async editor(scope: AdminScope, packageId: string, policyId: string | null) {
       const pkg = await packageOrNotFound(scope, packageId);
-      if (!policyId) return { pkg, groups: await groupsOfDirectory(db, scope.directoryId, shown ? groupKeysOf(shown) : []), policy: emptyPolicy() };
+      const groups = await groupsOfDirectory(db, scope.directoryId);
+      if (!policyId) return { pkg, groups, policy: emptyPolicy() };
       const name = await policyName(packageId, policyId);
       const policy = await db.transaction(async (trx) => {
         const dir = await trx('directories').where({ id: scope.directoryId }).first('hint');
@@ -38,8 +39,6 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
         const { pkg: filePkg } = locatePackage(file, packageId);
         return located((filePkg.policies ?? []).find((p) => p.name === name)) as FilePolicy;
       });
-      // The pickers always offer the groups the policy (and the form being shown again) names.
-      const groups = await groupsOfDirectory(db, scope.directoryId, [...groupKeysOf(policy), ...(shown ? groupKeysOf(shown) : [])]);
       return { pkg, groups, policy, version: formVersion(policy) };
     },
 
@@ -114,10 +113,3 @@ export function createPolicyAdmin(deps: { db: Knex; clock: Clock }) {
 }
 
 export type PolicyAdmin = ReturnType<typeof createPolicyAdmin>;
-
-/** The keys of every group a policy names: requestor groups and approver groups of every stage. */
-function groupKeysOf(policy: FilePolicy): string[] {
-  const requestors = policy.requestors as { groups?: string[] } | undefined;
-  const approvers = (policy.approval?.stages ?? []).flatMap((s) => [...(s.approvers ?? []), ...(s.fallbackApprovers ?? []), ...(s.escalation?.approvers ?? [])]);
-  return [...(requestors?.groups ?? []), ...approvers.flatMap((a) => (a.type === 'group' ? [a.group] : []))];
-}

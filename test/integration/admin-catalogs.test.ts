@@ -246,7 +246,7 @@ describe('resources and access packages', () => {
     expect(again.status).toBe(303);
   });
 
-  it('keeps the incompatible packages and approver groups a form shows, however many sort before them', async () => {
+  it('keeps the incompatible packages a form shows however many sort before them, and asks for group keys in a directory with many groups', async () => {
     const { directory_id } = await db('catalogs').where({ name: 'General' }).first('directory_id');
     const [{ id: crowded }] = await db('catalogs').insert({ directory_id, name: 'A crowded catalog' }).returning('id');
     await db.raw(`insert into access_packages (directory_id, catalog_id, name) select :directory_id, :crowded, 'Package ' || lpad(n::text, 3, '0') from generate_series(1, 501) as n`, { directory_id, crowded });
@@ -259,9 +259,26 @@ describe('resources and access packages', () => {
       const saved = await post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: ticked('incompatibleWith') });
       expect(saved.status).toBe(303);
       expect(await db('access_package_incompatibles').where({ access_package_id: PKG.billingSubmit }).pluck('incompatible_id')).toEqual([PKG.billingApprove]);
-      // The two-stage policy's approver group sorts after 520 others.
-      const policy = (await ada.get(`/admin/access-packages/${PKG.twoStage}/policies/${await policyId(db, PKG.twoStage, 'Two stages')}`)).text;
-      expect(policy).toMatch(/name="[^"]*approversGroups" type="checkbox" value="approvers" checked/);
+      // With 520 more groups, the policy editor asks for group keys, one per line, filled in with the policy's.
+      const editor = `/admin/access-packages/${PKG.twoStage}/policies/${await policyId(db, PKG.twoStage, 'Two stages')}`;
+      const policy = (await ada.get(editor)).text;
+      expect(policy).not.toContain('type="checkbox" value="crowd-1"');
+      const box = /<textarea[^>]*name="stage-1-approversGroups"[^>]*>([^<]*)<\/textarea>/.exec(policy) ?? /<textarea[^>]*name="stage-0-approversGroups"[^>]*>([^<]*)<\/textarea>/.exec(policy);
+      expect(box?.[1].trim()).toBe('approvers');
+      expect(policy).toContain('Group keys, one per line: find a group’s key under Users and groups.');
+      // A key typed wrong is refused at that box; typed right, it is saved.
+      const newPolicy = `/admin/access-packages/${PKG.twoStage}/policies/new`;
+      const fields = policyFields({ name: 'Typed groups', stageCount: '1', 'stage-0-approvers': [], 'stage-0-approversGroups': 'aproverz', 'stage-0-fallbackUsers': '', questionCount: '0', attributeCount: '0', scope: 'allMembers' });
+      const wrong = await post(ada, newPolicy, newPolicy, fields);
+      expect(wrong.status).toBe(422);
+      expect(wrong.text).toContain('<a href="#stage-0-approversGroups">Stage 1 approver groups: unknown group aproverz</a>');
+      expect(wrong.text).toMatch(/<textarea[^>]*name="stage-0-approversGroups"[^>]*>aproverz<\/textarea>/);
+      expect((await post(ada, newPolicy, newPolicy, { ...fields, 'stage-0-approversGroups': 'crowd-7\napprovers' })).status).toBe(303);
+      const typed = await policyId(db, PKG.twoStage, 'Typed groups');
+      const groups = await db('policy_stage_approvers as a').join('policy_stages as s', 's.id', 'a.stage_id').join('groups as g', 'g.id', 'a.group_id').where('s.policy_id', typed).orderBy('g.key').pluck('g.key');
+      expect(groups).toEqual(['approvers', 'crowd-7']);
+      const remove = `/admin/access-packages/${PKG.twoStage}/policies/${typed}/remove`;
+      expect((await post(ada, remove, remove, {})).status).toBe(303);
     } finally {
       await db('access_packages').where({ catalog_id: crowded }).delete();
       await db('catalogs').where({ id: crowded }).delete();
