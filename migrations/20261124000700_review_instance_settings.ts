@@ -8,14 +8,16 @@ import type { Knex } from 'knex';
  * every undecided person's access at the end, and a new scope made the end look for the removed
  * people's assignments in the wrong package. Each instance now carries its own copy, taken from
  * the definition when it starts (running and past instances take the definition as it is now), with
- * the same constraints as the definition. The name and description stay the definition's.
+ * the same constraints as the definition. The name and description stay the definition's. What an
+ * instance reviewed may later be removed (a group dropped by an import after the review moved on
+ * to another): its past instances, with their items and decisions, stay, their scope set to null.
  */
 const statements: string[] = [
   `alter table access_review_instances
      add column scope_type text,
-     add column scope_access_package_id uuid references access_packages on delete cascade,
-     add column scope_group_id uuid references groups on delete cascade,
-     add column scope_resource_id uuid references resources on delete cascade,
+     add column scope_access_package_id uuid references access_packages on delete set null,
+     add column scope_group_id uuid references groups on delete set null,
+     add column scope_resource_id uuid references resources on delete set null,
      add column reviewer_type text,
      add column if_no_response text,
      add column auto_apply boolean,
@@ -43,9 +45,9 @@ const statements: string[] = [
      add constraint access_review_instances_scope_type_check check (scope_type in ('accessPackage', 'group', 'resource')),
      add constraint access_review_instances_reviewer_type_check check (reviewer_type in ('self', 'manager', 'specific')),
      add constraint access_review_instances_if_no_response_check check (if_no_response in ('noChange', 'removeAccess', 'takeRecommendations')),
-     add constraint access_review_instances_scope_access_package_check check ((scope_type = 'accessPackage') = (scope_access_package_id is not null)),
-     add constraint access_review_instances_scope_group_check check ((scope_type = 'group') = (scope_group_id is not null)),
-     add constraint access_review_instances_scope_resource_check check ((scope_type = 'resource') = (scope_resource_id is not null))`,
+     add constraint access_review_instances_scope_access_package_check check (scope_type = 'accessPackage' or scope_access_package_id is null),
+     add constraint access_review_instances_scope_group_check check (scope_type = 'group' or scope_group_id is null),
+     add constraint access_review_instances_scope_resource_check check (scope_type = 'resource' or scope_resource_id is null)`,
 ];
 
 export async function up(db: Knex): Promise<void> {

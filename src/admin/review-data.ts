@@ -53,6 +53,11 @@ export interface InstanceRowCounts {
   undecidedDenyRecommended: number;
   /** What this instance does with undecided access: the setting it started with. */
   ifNoResponse: 'noChange' | 'removeAccess' | 'takeRecommendations';
+  autoApply: boolean;
+  /** What this instance reviews (its own scope, whatever the definition says now). */
+  scopeType: 'accessPackage' | 'group' | 'resource';
+  scopeName: string | null;
+  catalogName: string | null;
   kept: number;
   removed: number;
 }
@@ -140,6 +145,9 @@ function instanceCounts(db: Knex): Knex.QueryBuilder {
       'i.applied_at as appliedAt',
       'i.if_no_response as ifNoResponse',
       'i.auto_apply as autoApply',
+      'i.scope_type as scopeType',
+      db.raw(`coalesce((select p.name from access_packages p where p.id = i.scope_access_package_id), (select g.name from groups g where g.id = i.scope_group_id), (select res.name from resources res where res.id = i.scope_resource_id)) as "scopeName"`),
+      db.raw(`(select c.name from catalogs c where c.id = coalesce((select p.catalog_id from access_packages p where p.id = i.scope_access_package_id), (select res.catalog_id from resources res where res.id = i.scope_resource_id))) as "catalogName"`),
       db.raw('count(it.id)::int as total'),
       db.raw('count(it.decision)::int as decided'),
       db.raw(`(count(*) filter (where it.decision = 'approve'))::int as approved`),

@@ -658,6 +658,11 @@ describe('editing a review while an instance runs', () => {
     expect(running.text).toContain('People with roles in Source Repository');
     expect(running.text).not.toContain('Repository owners');
     expect((await ada.get('/access-reviews')).text).toContain('People with roles in Source Repository');
+    // So does the administrator's confirmation before stopping it.
+    const stopPage = await ada.get(`/admin/access-reviews/${REVIEW.specific}/instances/${first.id}/stop`);
+    expect(stopPage.status).toBe(200);
+    expect(stopPage.text).toContain('People with roles in Source Repository');
+    expect(stopPage.text).not.toContain('Repository owners');
 
     t.clock.set(ended);
     expect((await sweep()).reviewsEnded).toBe(1);
@@ -686,6 +691,28 @@ describe('editing a review while an instance runs', () => {
     const page = await ada.get(`/access-reviews/${second.id}`);
     expect(page.text).toContain('Assignments of the access package Repository owners');
     expect(page.text).not.toContain('People with roles in Source Repository');
+  });
+});
+
+describe('what an instance reviewed, removed later', () => {
+  it('keeps the past instances of a group review, their items and decisions, when the group they reviewed is removed', async () => {
+    await resetReviews(database, t.clock, [managerReview()]);
+    await sweep();
+    const first = await instanceOf(db, REVIEW.manager);
+    const items = Number((await db('access_review_items').where({ instance_id: first.id }).count('* as n'))[0].n);
+    expect(items).toBeGreaterThan(0);
+    // The review moved on to another group; then the one it reviewed goes (as an import would remove it).
+    const staff = await db('groups').where({ key: 'staff' }).first('id', 'directory_id');
+    const [other] = await db('groups').insert({ directory_id: staff.directory_id, key: 'staff-next', name: 'Staff (next)' }).returning('id');
+    await db('access_reviews').where({ id: REVIEW.manager }).update({ scope_group_id: other.id });
+    await db('groups').where({ id: staff.id }).delete();
+    expect(await db('access_review_instances').where({ id: first.id }).first('scope_type', 'scope_group_id')).toEqual({ scope_type: 'group', scope_group_id: null });
+    expect(Number((await db('access_review_items').where({ instance_id: first.id }).count('* as n'))[0].n)).toBe(items);
+    const max = await signIn(t.app, USER.manager);
+    const page = await max.get(`/access-reviews/${first.id}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Members of the group access that no longer exists');
+    await resetReviews(database, t.clock, []);
   });
 });
 
