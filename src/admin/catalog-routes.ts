@@ -113,11 +113,13 @@ export function catalogAdminRoutes(services: Services): Router {
   // ---- resources --------------------------------------------------------------------------
   const resourceForm = async (req: Request, res: Response, catalogId: string, resourceId: string | null, extra: { values?: ResourceInput; errors?: ValidationFailed['errors']; status?: number } = {}) => {
     const scope = scopeOf(res);
+    // The version is read before what the form shows (see catalogs.get).
+    const current = resourceId ? await catalogs.resourceVersion(resourceId) : '';
     const { catalog, resources } = await catalogs.get(scope, catalogId);
     const resource = resourceId ? resources.find((r) => r.id === resourceId) : null;
     if (resourceId && !resource) throw adminNotFound();
     const values = extra.values ?? (resource ? { ...resource, url: resource.url ?? '', roles: resource.roles } : { key: '', type: 'application', name: '', description: '', url: '', roles: ['Member'] });
-    const version = extra.values?.version || (resource ? await catalogs.resourceVersion(resource.id) : '');
+    const version = extra.values?.version || current;
     render(req, res, 'admin/resources/form', { title: resource ? `Resource ${resource.name}` : 'Add a resource', scope, catalog, resource, version, values, errors: extra.errors }, { status: extra.status ?? (extra.errors ? 422 : 200) });
   };
 

@@ -76,16 +76,19 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
   return {
     /** The catalogs in scope, a page at a time, found by name. */
     async list(scope: AdminScope, text: string, page: PageRequest): Promise<Page<CatalogRow>> {
-      return toPage(await searchCatalogs(db, scope, text, page, CATALOG_PAGE_SIZE), CATALOG_PAGE_SIZE, page, (c) => [c.name.toLowerCase(), c.id]);
+      return toPage(await searchCatalogs(db, scope, text, page, CATALOG_PAGE_SIZE), CATALOG_PAGE_SIZE, page, (c) => [c.sortName, c.id]);
     },
 
     /** The fingerprint the resource form carries (see form-version.ts). */
     resourceVersion: (resourceId: string) => resourceVersion(db, resourceId),
 
     async get(scope: AdminScope, id: string) {
+      // The version is read before what the form shows: a save in between makes the form's save a
+      // 409 (it shows newer values than its version), never a silent overwrite.
+      const version = await catalogVersion(db, id);
       const catalog = await catalogOrNotFound(scope, id);
       const [resources, packages] = await Promise.all([resourcesOfCatalog(db, id), packagesOfCatalog(db, id)]);
-      return { catalog, resources, packages, version: await catalogVersion(db, id) };
+      return { catalog, resources, packages, version };
     },
 
     /** Creates (id null, administrators only) or changes a catalog: name, description, enabled, owners. */
@@ -98,6 +101,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         errors.add('name', `There is already a catalog called ${input.name.trim()}`);
       }
       errors.throwIfAny();
+      let createdId = '';
       return editDirectory(db, clock, actor, scope.directoryId, async (file, trx) => {
         if (current) checkFormVersion(input.version, await catalogVersion(trx, current.id), `the catalog ${current.name}`);
         const next: FileCatalog = { name: input.name.trim(), description: input.description.trim(), enabled: input.enabled, owners: input.owners, resources: [], accessPackages: [] };
@@ -107,7 +111,8 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
           return {
             path: `catalogs[${ci}]`,
             fieldFor: labelFor({ name: 'Name', description: 'Description', owners: 'Owners' }),
-            audit: { action: 'catalog.created', targetType: 'catalog', targetId: async (trx) => (await trx('catalogs').where({ directory_id: scope.directoryId, name: next.name }).first('id')).id, label: next.name },
+            // The new catalog's id, once the import has written it: for the audit entry and the caller.
+            audit: { action: 'catalog.created', targetType: 'catalog', targetId: async (t) => (createdId = (await t('catalogs').where({ directory_id: scope.directoryId, name: next.name }).first('id')).id), label: next.name },
             before: null,
             after: () => file.catalogs[ci],
             result: '',
@@ -126,7 +131,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
           after: () => file.catalogs[ci],
           result: current.id,
         };
-      }).then(async (resultId) => resultId || (await db('catalogs').where({ directory_id: scope.directoryId, name: input.name.trim() }).first('id')).id);
+      }).then((resultId) => resultId || createdId);
     },
 
     /** Adds (resourceId null) or changes a resource of a catalog. */
@@ -208,6 +213,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
 
     /** A package and what its form offers; `shown` are incompatible packages a re-shown form has ticked. */
     async getPackage(scope: AdminScope, id: string, shown: string[] = []) {
+      const version = await packageVersion(db, id); // before what the form shows, as in get()
       const pkg = await packageInScope(db, scope, id);
       if (!pkg) throw adminNotFound();
       const incompatible: string[] = await db('access_package_incompatibles').where({ access_package_id: id }).pluck('incompatible_id');
@@ -218,7 +224,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         roleKeysOfPackage(db, id),
         otherPackages(db, scope.directoryId, id, [...incompatible, ...shown]),
       ]);
-      return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others, version: await packageVersion(db, id) };
+      return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others, version };
     },
 
     /** Creates (packageId null) or changes an access package of a catalog. Returns its id. */

@@ -28,8 +28,9 @@ function catalogRows(db: Knex, scope: AdminScope) {
 }
 
 /** Catalogs in scope whose name contains the text, a page at a time by name (keyset on lower(name), id). */
-export async function searchCatalogs(db: Knex, scope: AdminScope, text: string, page: PageRequest, limit: number): Promise<CatalogRow[]> {
-  const q = catalogRows(db, scope);
+export async function searchCatalogs(db: Knex, scope: AdminScope, text: string, page: PageRequest, limit: number): Promise<(CatalogRow & { sortName: string })[]> {
+  // The page key is the database's lower(name), which JavaScript's toLowerCase does not always match.
+  const q = catalogRows(db, scope).select(db.raw('lower(c.name) as "sortName"'));
   if (text) q.whereRaw('lower(c.name) like ?', [containsPattern(text)]);
   const dir = byNameKeyset(q, 'c.name', 'c.id', page);
   return q.orderByRaw(`lower(c.name) ${dir}, c.id ${dir}`).limit(limit + 1);
