@@ -18,7 +18,7 @@ export const addressKey = (ip: string | undefined) => `address:${ip ?? 'unknown'
  * Takes one attempt from each key's allowance before the password is checked, in one transaction, so
  * that however many attempts arrive at once, at most `limit` passwords are checked per key and window.
  * Each key's row is counted and locked in one statement: the attempt that reaches the limit locks the
- * key, and a locked key refuses. Returns when the refusing key unlocks (reserving nothing), or null.
+ * key, and a locked key refuses. Returns when the locks on these keys end (reserving nothing), or null.
  */
 export async function reserveAttempt(db: Knex, keys: { key: string; limit: number }[], now = new Date()): Promise<Date | null> {
   const windowStart = new Date(now.getTime() - THROTTLE.windowMs);
@@ -40,10 +40,10 @@ export async function reserveAttempt(db: Knex, keys: { key: string; limit: numbe
         { key, now, limit, lockUntil, windowStart },
       );
       if (rows.length === 0) {
-        // Locked: the statement left the row locked for this transaction, so it reads as it refused.
-        const { locked_until } = await trx('sign_in_throttle').where({ key }).first('locked_until');
+        // Locked. The wait shown is until every lock on these keys has ended (the account's and the address's).
+        const { until } = await trx('sign_in_throttle').whereIn('key', keys.map((k) => k.key)).where('locked_until', '>', now).first(trx.raw('max(locked_until) as until'));
         await trx.rollback();
-        return new Date(locked_until);
+        return new Date(until);
       }
     }
     await trx.commit();

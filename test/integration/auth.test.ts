@@ -4,7 +4,7 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, TEST_PASSWORD, type TestApp } from '../support/app.ts';
 import { fabrikam, USER } from '../support/fixtures.ts';
-import { THROTTLE } from '../../src/auth/throttle.ts';
+import { accountKey, addressKey, reserveAttempt, THROTTLE } from '../../src/auth/throttle.ts';
 
 let database: Database;
 let t: TestApp;
@@ -104,6 +104,22 @@ describe('signing in', () => {
     const home = await agent.get('/');
     expect(home.text).toContain('Second Directory');
   });
+  it('tells a locked-out person to wait until every lock on their attempt has ended', async () => {
+    await database.db('sign_in_throttle').delete();
+    const now = Date.now();
+    const account = new Date(now + 5 * 60_000);
+    const address = new Date(now + 12 * 60_000);
+    await database.db('sign_in_throttle').insert([
+      { key: accountKey(USER.lead), failures: THROTTLE.accountFailures, window_started_at: new Date(now - 60_000), locked_until: account },
+      { key: addressKey('198.51.100.7'), failures: THROTTLE.addressFailures, window_started_at: new Date(now - 60_000), locked_until: address },
+    ]);
+    const keys = [{ key: accountKey(USER.lead), limit: THROTTLE.accountFailures }, { key: addressKey('198.51.100.7'), limit: THROTTLE.addressFailures }];
+    expect(await reserveAttempt(database.db, keys)).toEqual(address);
+    // Refused, it counted nothing.
+    expect(await database.db('sign_in_throttle').orderBy('key').pluck('failures')).toEqual([THROTTLE.accountFailures, THROTTLE.addressFailures]);
+    await database.db('sign_in_throttle').delete();
+  });
+
   it('records a failed sign-in in the audit log of every directory where the email has an account', async () => {
     const agent = supertest.agent(t.app);
     const token = csrfFrom((await agent.get('/sign-in')).text);
