@@ -347,7 +347,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     out(`\nfirst load (heaviest page): ${fmt(heaviest / 1024)} KB compressed; server peak memory ${fmt(peak, 0)} MB resident; sweep ${sweepLine.split(':')[0] || 'not run'}`);
 
     const verdicts = judgeBudgets({
-      pages: results.map((r) => ({ name: r.name, rps: r.rps, p99: r.p99, served: r.requests > 0 })),
+      pages: results.map((r) => ({ name: r.name, rps: r.rps, p99: r.p99, served: r.requests > 0, errors: r.errors })),
       availablePage: 'Available',
       searchPage: 'Available, search "payroll"',
       ceilingRps: ceiling.rps,
