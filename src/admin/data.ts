@@ -56,11 +56,14 @@ export interface ResourceRow {
   roles: string[];
 }
 
+/** A resource's role names in their order, as a `roles` column (the resource is `r`). */
+export const ROLES_OF_RESOURCE = `coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`;
+
 export async function resourcesOfCatalog(db: Knex, catalogId: string): Promise<ResourceRow[]> {
   return db('resources as r')
     .where('r.catalog_id', catalogId)
     .orderByRaw('lower(r.name), r.id')
-    .select('r.id', 'r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(`coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`));
+    .select('r.id', 'r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(ROLES_OF_RESOURCE));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { ROLES_OF_RESOURCE } from './data.ts';
 
 /**
  * Edit forms carry a fingerprint of the object as they showed it. Saving compares it with the object
@@ -48,6 +49,6 @@ export async function catalogVersion(db: Knex, catalogId: string): Promise<strin
 export async function resourceVersion(db: Knex, resourceId: string): Promise<string> {
   const row = await db('resources as r')
     .where('r.id', resourceId)
-    .first('r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(`coalesce((select array_agg(rr.name order by rr.position, rr.name) from resource_roles rr where rr.resource_id = r.id), '{}') as roles`));
+    .first('r.key', 'r.type', 'r.name', 'r.description', 'r.url', db.raw(ROLES_OF_RESOURCE));
   return formVersion(row ?? null);
 }
