@@ -120,30 +120,8 @@ async function startOccurrence(trx: Knex, review: ReviewDefinition, now: Date, a
   const endsAt = instanceEnd(startsOn, review.recurrence, review.duration_days, latest.index);
   if (endsAt <= now) return false;
   const midpoint = new Date(latest.startsAt.getTime() + (endsAt.getTime() - latest.startsAt.getTime()) / 2);
-  const [instance] = await trx('access_review_instances')
-    .insert({
-      access_review_id: review.id,
-      ...instanceSettings(review),
-      starts_at: latest.startsAt,
-      ends_at: endsAt,
-      state: 'active',
-      // Started after its midpoint (the sweep was late): the start email is the reminder.
-      reminded_at: midpoint <= now ? now : null,
-    })
-    .onConflict(['access_review_id', 'starts_at'])
-    .ignore()
-    .returning('id');
-  if (!instance) return false;
-  const items = await createItems(trx, review, instance.id, now);
-  await assignReviewers(trx, review, instance.id);
-  await recordAuditMany(
-    trx,
-    actor,
-    [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details: { accessReviewId: review.id, name: review.name, items, startsAt: latest.startsAt, endsAt } }],
-    now,
-  );
-  await notifyReviewStarted(trx, notifier, review, instance.id, endsAt);
-  return true;
+  // Started after its midpoint (the sweep was late): the start email is the reminder.
+  return (await openInstance(trx, review, { startsAt: latest.startsAt, endsAt, remindedAt: midpoint <= now ? now : null }, now, actor, notifier)) !== null;
 }
 
 /**
@@ -157,22 +135,34 @@ export async function startReviewNow(trx: Knex, reviewId: string, now: Date, act
   if (!review) return null;
   const days = review.recurrence === 'once' ? review.duration_days : Math.min(review.duration_days, MIN_PERIOD_DAYS[review.recurrence]);
   const endsAt = addDays(now, days);
+  const opened = await openInstance(trx, review, { startsAt: now, endsAt, remindedAt: null, startedNow: true }, now, actor, notifier);
+  return opened && { instanceId: opened.id, endsAt, items: opened.items };
+}
+
+/**
+ * Opens an instance with the review's settings as they are now, its items and reviewers, audits it
+ * and tells the reviewers. Null when an instance with this start already exists.
+ */
+async function openInstance(
+  trx: Knex,
+  review: ReviewDefinition,
+  window: { startsAt: Date; endsAt: Date; remindedAt: Date | null; startedNow?: boolean },
+  now: Date,
+  actor: Actor,
+  notifier: Notifier,
+): Promise<{ id: string; items: number } | null> {
   const [instance] = await trx('access_review_instances')
-    .insert({ access_review_id: review.id, ...instanceSettings(review), starts_at: now, ends_at: endsAt, state: 'active' })
+    .insert({ access_review_id: review.id, ...instanceSettings(review), starts_at: window.startsAt, ends_at: window.endsAt, state: 'active', reminded_at: window.remindedAt })
     .onConflict(['access_review_id', 'starts_at'])
     .ignore()
     .returning('id');
   if (!instance) return null;
   const items = await createItems(trx, review, instance.id, now);
   await assignReviewers(trx, review, instance.id);
-  await recordAuditMany(
-    trx,
-    actor,
-    [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details: { accessReviewId: review.id, name: review.name, items, startsAt: now, endsAt, startedNow: true } }],
-    now,
-  );
-  await notifyReviewStarted(trx, notifier, review, instance.id, endsAt);
-  return { instanceId: instance.id, endsAt, items };
+  const details = { accessReviewId: review.id, name: review.name, items, startsAt: window.startsAt, endsAt: window.endsAt, ...(window.startedNow ? { startedNow: true } : {}) };
+  await recordAuditMany(trx, actor, [{ action: 'accessReview.started', targetType: 'accessReviewInstance', targetId: instance.id, directoryId: review.directory_id, details }], now);
+  await notifyReviewStarted(trx, notifier, review, instance.id, window.endsAt);
+  return { id: instance.id, items };
 }
 
 /** One item per person's access in scope now; the recommendation is kept on the item (Deny: no sign-in for 30 days). */
