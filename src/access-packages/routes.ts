@@ -64,7 +64,7 @@ export function accessPackageRoutes(services: Services): Router {
     render(req, res, 'access-packages/show', { title: view.pkg.name, ...view }, { fragments: { pane: 'access-packages/_pane' } });
   });
 
-  const renderForm = async (req: Request, res: Response, packageId: string, options: { policyId?: string; resubmitOf?: string; values?: RequestInput; errors?: ValidationFailed['errors'] }) => {
+  const renderForm = async (req: Request, res: Response, packageId: string, options: { policyId?: string; choosePolicy?: boolean; resubmitOf?: string; values?: RequestInput; errors?: ValidationFailed['errors'] }) => {
     const model = await requests.requestForm(req.user!, packageId, options);
     if (!model.values.submissionKey) model.values.submissionKey = randomUUID();
     render(req, res, 'requests/new', { title: `Request access: ${model.pkg.name}`, ...model, errors: options.errors }, {
@@ -81,6 +81,7 @@ export function accessPackageRoutes(services: Services): Router {
     const values = { ...emptyRequestInput(), specificPeriod: queryText(req, 'specificPeriod') === 'yes' ? 'yes' : 'no' };
     await renderForm(req, res, packageId, {
       policyId: isUuid(policyId) ? policyId : undefined,
+      choosePolicy: queryText(req, 'choose') === 'policy',
       resubmitOf: isUuid(resubmitOf) ? resubmitOf : undefined,
       values: resubmitOf ? undefined : values,
     });

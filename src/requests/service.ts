@@ -152,7 +152,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
     visiblePackage: (user: CurrentUser, packageId: string) => visiblePackage(user, packageId, clock.now()),
 
     /** What the request form shows: the policies to choose from, the chosen one, and values to pre-fill. */
-    async requestForm(user: CurrentUser, packageId: string, options: { policyId?: string; resubmitOf?: string; values?: RequestInput }): Promise<RequestFormModel> {
+    async requestForm(user: CurrentUser, packageId: string, options: { policyId?: string; choosePolicy?: boolean; resubmitOf?: string; values?: RequestInput }): Promise<RequestFormModel> {
       const now = clock.now();
       const { pkg, policies } = await visiblePackage(user, packageId, now);
       const notices: string[] = [];
@@ -165,8 +165,10 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         if (resubmitOf.accessPackageId !== packageId || !canResubmit(resubmitOf.state)) throw notFound('Request not found', 'This request cannot be resubmitted.');
         const earlier = policies.find((p) => p.id === resubmitOf!.policyId);
         if (!options.values) {
-          values = prefillFrom(resubmitOf, earlier ?? null);
-          policyId = earlier ? earlier.id : '';
+          // The policy chosen on the form wins; "Change" asks again; otherwise the earlier one, while it applies.
+          const chosen = options.policyId ? policies.find((p) => p.id === options.policyId) : options.choosePolicy ? undefined : earlier;
+          values = prefillFrom(resubmitOf, chosen ?? earlier ?? null);
+          policyId = chosen ? chosen.id : '';
         }
         if (!earlier) {
           notices.push(

@@ -209,6 +209,12 @@ describe('the request form', () => {
     expect(yes.text).toContain('id="startDate"');
     const no = await agent.get(`/access-packages/${PKG.wiki}/request?policy=${policy}&specificPeriod=no`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
     expect(no.text).not.toContain('id="startDate"');
+    // The hint says when access would start and how long it lasts, in words.
+    expect((await agent.get(`/access-packages/${PKG.repo}/request`)).text).toContain('With No, access starts at once and lasts 90 days.');
+    // Asked for without a policy (only a crafted request does that), it has no dates to ask about: not a 500.
+    const none = await agent.get(`/access-packages/${PKG.wiki}/request?specificPeriod=yes`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
+    expect(none.status).toBe(200);
+    expect(none.text).not.toContain('id="startDate"');
   });
 });
 
@@ -588,6 +594,18 @@ describe('Request history, Cancel and Resubmit', () => {
     await db('policies').where({ id: policy }).update({ accept_requests: false });
     const gone = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}`);
     expect(gone.text).toContain('The policy you used before, “Staff: with approval”, no longer lets you request this access package.');
+    // Choosing another policy there goes on with it, the request still a resubmission.
+    const oneDay = await policyId(PKG.wiki, 'Staff: one day, no approval');
+    const chosen = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}&policy=${oneDay}`);
+    expect(chosen.text).toContain(`<input type="hidden" name="policy" value="${oneDay}">`);
+    expect(chosen.text).toContain(`name="resubmitOf" value="${requestId}"`);
+    expect(chosen.text).not.toContain('Select a policy');
     await db('policies').where({ id: policy }).update({ accept_requests: true });
+    // While the earlier policy applies, Change offers the choice again.
+    const again = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}`);
+    const change = /<a href="([^"]+)"[^>]*>Change<span class="visually-hidden"> policy<\/span>/.exec(again.text)![1].replace(/&amp;/g, '&');
+    const choose = await rita.get(change);
+    expect(choose.text).toContain('Select a policy');
+    expect(choose.text).toContain(`name="resubmitOf" value="${requestId}"`);
   });
 });
