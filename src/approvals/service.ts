@@ -42,6 +42,8 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
       timeline: describeTimeline(await requestTimeline(db, requestId)),
       currentStage: current,
       canDecide,
+      // Past its deadline, a stage the sweep has not expired yet can no longer be decided.
+      deadlinePassed: request.state === 'pendingApproval' && !!current?.dueAt && current.dueAt <= clock.now(),
     };
   }
 
@@ -141,8 +143,11 @@ async function staleDecision(trx: Knex, requestId: string, state: string, stageP
           ? `${last.display_name ?? 'Another approver'} ${last.decision === 'approve' ? 'approved' : 'denied'} stage ${last.position} first. The request now waits for the next stage's approvers.`
           : 'Another approver decided first.',
       );
-    default:
-      return conflict('This request was already approved', last ? `${last.display_name ?? 'Another approver'} approved it${last.position > 1 ? ` at stage ${last.position}` : ''}, and the access has been delivered.` : 'It has already been decided.');
+    default: {
+      // Approved: what became of it says the rest (delivered, scheduled to start, or not delivered).
+      const outcome = state === 'scheduled' ? 'the access is scheduled to start on its start date' : state === 'deliveryFailed' ? 'the access could not be delivered' : 'the access has been delivered';
+      return conflict('This request was already approved', last ? `${last.display_name ?? 'Another approver'} approved it${last.position > 1 ? ` at stage ${last.position}` : ''}, and ${outcome}.` : 'It has already been decided.');
+    }
   }
 }
 

@@ -33,6 +33,18 @@ export function templateHelpers(assets: AssetCatalog) {
     requestType: (type: string) => REQUEST_TYPE_LABELS[type] ?? type,
     expiration: (e: Expiration) => describeExpiration(e, (d) => dateFormat.format(d)),
     number: (n: number) => n.toLocaleString('en-GB'),
+    /**
+     * Who can decide a stage, in words: any one of them decides for all. "Max Manager", "Max or Apu",
+     * "Max, Apu or Lia", "one of 12 approvers (Max, Apu, Lia and others)". Alternates count once the
+     * stage was forwarded to them.
+     */
+    whoDecides: (stage: { approvers: { name: string; kind: string }[]; escalatedAt?: Date | string | null }, sentenceStart = false) => {
+      const names = stage.approvers.filter((a) => a.kind !== 'escalation' || stage.escalatedAt).map((a) => a.name);
+      const text = names.length === 0 ? 'no approver'
+        : names.length <= 3 ? (names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`)
+        : `one of ${names.length.toLocaleString('en-GB')} approvers (${names.slice(0, 3).join(', ')} and others)`;
+      return sentenceStart ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+    },
     plural: (n: number, one: string, many: string = one + 's') => `${n} ${n === 1 ? one : many}`,
     /** Builds a query string from the current filters, dropping empty values. */
     query: (params: Record<string, string | number | undefined | null>) => {

@@ -172,6 +172,8 @@ describe('deciding', () => {
       { email: USER.approver, kind: 'primary' },
       { email: USER.lead, kind: 'primary' },
     ]);
+    // Otto reads that any one member of the group decides, not that all of them must.
+    expect((await otto.get(`/requests/${id}`)).text).toContain('Stage 2 of 2: Apu Approver or Lia Lead must decide by');
     const pending = await apu.get('/approvals');
     expect(pending.text).toContain('Stage 2 of 2');
     const pane = await apu.get(`/approvals/${id}`);
@@ -183,7 +185,7 @@ describe('deciding', () => {
     const late = await lia.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom((await lia.get('/approvals')).text), stage: '2', decision: 'deny' });
     expect(late.status).toBe(409);
     expect(late.text).toContain('This request was already approved');
-    expect(late.text).toContain('Apu Approver approved it at stage 2');
+    expect(late.text).toContain('Apu Approver approved it at stage 2, and the access has been delivered.');
     expect((await mailTo(USER.lead)).map((m) => m.subject)).toContain('Request approved: Production console for Otto Other');
   });
 
@@ -251,6 +253,10 @@ describe('time', () => {
     const max = await signIn(t.app, USER.manager);
     const page = await max.get(`/approvals/${id}`);
     t.clock.advance({ days: 14 });
+    // Opened after the deadline, before the sweep: the pane says it is expiring, not that Max is no approver.
+    const late = await max.get(`/approvals/${id}`);
+    expect(late.text).toContain('The deadline for stage 1 has passed, so this request can no longer be approved or denied: it is expiring.');
+    expect(late.text).not.toContain('You are not an approver of this stage');
     const res = await max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' });
     expect(res.status).toBe(409);
     expect(res.text).toContain('This request has expired');
@@ -344,6 +350,21 @@ describe('time', () => {
     expect(mail.subject).toBe('Your request for Wiki editors could not be completed');
     expect(mail.text).toContain('the access would have ended before it started, because the policy’s end date or the end date you asked for has passed');
     expect(mail.text).toContain(`http://127.0.0.1:3000/@fabrikam.test/requests/${id}`);
+    // Deciding it again says what became of it.
+    const again = await decide(max, id, 'approve');
+    expect(again.status).toBe(409);
+    expect(again.text).toContain('Max Manager approved it, and the access could not be delivered.');
+  });
+
+  it('tells an approver deciding again that the approved access is scheduled to start', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), { ...validWiki, specificPeriod: 'yes', startDate: '2027-02-01', endDate: '2027-02-10' });
+    const max = await signIn(t.app, USER.manager);
+    expect((await decide(max, id, 'approve')).status).toBe(303);
+    expect(await stateOf(id)).toBe('scheduled');
+    const again = await decide(max, id, 'approve');
+    expect(again.status).toBe(409);
+    expect(again.text).toContain('Max Manager approved it, and the access is scheduled to start on its start date.');
   });
 
   it('leaves a disabled person’s ending access out of the reminders, so it never crowds out anyone else’s', async () => {
