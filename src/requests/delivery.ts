@@ -24,6 +24,9 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
       requestor: 'the access would have ended before it started, because the policy’s end date or the end date you asked for has passed',
     };
   }
+  // The person's row is the lock every grant of access takes (a request, an administrator's
+  // assignment): one of two at once waits, then finds the other's assignment here.
+  await trx('users').where({ id: r.target_user_id }).forUpdate().first('id');
   const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
   if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
   if (reason) {

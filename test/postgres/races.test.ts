@@ -55,6 +55,31 @@ describe('races', () => {
     expect(await db('audit_log').where({ target_id: id }).whereIn('action', ['request.stageApproved', 'request.denied']).count('* as n')).toEqual([{ n: 2 }]);
   });
 
+  it('an approval racing an administrator assigning the same package: one assignment, no error page', async () => {
+    const max = await signIn(t.app, USER.manager);
+    const rita = await signIn(t.app, USER.requestor);
+    const staff = await policyId(db, PKG.wiki, 'Staff: with approval');
+    const id = await requestId(rita, PKG.wiki, staff, validWiki);
+    const page = await max.get(`/approvals/${id}`);
+    const person = await db('users').where({ email: USER.requestor }).first('id', 'directory_id');
+    // The administrator's assignment, as the admin path makes it: the person's row locked, the
+    // assignment written, not yet committed while the approval arrives.
+    const admin = await db.transaction();
+    try {
+      await admin('users').where({ id: person.id }).forUpdate().first('id');
+      await admin('assignments').insert({ directory_id: person.directory_id, access_package_id: PKG.wiki, policy_id: staff, user_id: person.id, origin: 'admin', state: 'delivered', starts_at: t.clock.now() });
+      const approving = max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' }).then((r) => r);
+      await new Promise((r) => setTimeout(r, 300));
+      await admin.commit();
+      const res = await approving;
+      expect(res.status, res.text.slice(0, 300)).toBe(303);
+    } finally {
+      if (!admin.isCompleted()) await admin.rollback();
+    }
+    expect((await db('requests').where({ id }).first('state')).state).toBe('deliveryFailed');
+    expect(await db('assignments').where({ user_id: person.id, access_package_id: PKG.wiki }).whereIn('state', ['scheduled', 'delivered']).count('* as n')).toEqual([{ n: 1 }]);
+  });
+
   it('an approval racing a cancel: exactly one of them happens', async () => {
     for (let round = 0; round < 5; round++) {
       await clearActivity(db);
