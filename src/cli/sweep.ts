@@ -1,7 +1,7 @@
 import { systemClock } from '../clock.ts';
 import { databaseTarget, openDatabase } from '../db/connect.ts';
 import { migrateToLatest } from '../db/migrate.ts';
-import { runSweep } from '../lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../lifecycle/sweep.ts';
 import { createLogger } from '../log.ts';
 import { createMailTransport, deliverOutbox } from '../notifications/mailer.ts';
 import { createServices } from '../services.ts';
@@ -33,7 +33,7 @@ try {
   await migrateToLatest(database.db);
   const clock = at ? { now: () => new Date(at) } : systemClock;
   const services = createServices({ db: database.db, clock, config, logger });
-  const report = await runSweep({ db: database.db, notifier: services.notifier, logger }, clock.now());
+  const report = await sweepAndQueueEmails({ db: database.db, notifier: services.notifier, logger }, clock.now());
   const output: Record<string, unknown> = { at: clock.now().toISOString(), ...report };
   if (mail) {
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir, from: config.mailFrom });

@@ -3,6 +3,8 @@ import { systemActor } from '../audit/audit.ts';
 import { endDueAssignments, remindEndingAssignments, startDueAssignments } from '../assignments/lifecycle.ts';
 import { BATCH, escalateDueStages, expireDueStages } from '../approvals/lifecycle.ts';
 import type { Logger } from '../log.ts';
+import { deferNotifications, queueDeferredNotifications } from '../notifications/deferred.ts';
+import { allFinished } from '../shared/collections.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { endDueReviews, remindReviewers, REVIEW_BATCH, startDueReviews } from '../reviews/lifecycle.ts';
 import { deleteExpiredSessions } from '../web/session-store.ts';
@@ -34,16 +36,6 @@ const MAX_BATCHES_PER_RUN = 100;
  * share is done). Steps that claim their rows FOR UPDATE SKIP LOCKED may run on several connections
  * at once (`workers`), each taking the next batch the others have not.
  */
-/**
- * Waits for every task, then fails with the first failure, if any: unlike Promise.all, no part of
- * a run is still working once the run is reported over (so stopping the server waits for all of it).
- */
-async function allFinished<T extends unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(tasks);
-  for (const r of results) if (r.status === 'rejected') throw r.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as T;
-}
-
 async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options: { size?: number; workers?: number } = {}): Promise<number> {
   const size = options.size ?? BATCH;
   let batches = 0;
@@ -67,9 +59,14 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
  * connections itself: requests are swept beside assignments and reviews, and the large steps take
  * two batches at a time. Assignments and reviews keep their order (an assignment that starts and
  * ends by `now` does both).
+ *
+ * The emails for expired and forwarded requests and for access that starts or ends are left as
+ * events, written with each change: sweepAndQueueEmails (what the scheduler runs) turns them into
+ * messages once the changes are made.
  */
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
-  const { db, notifier } = deps;
+  const { db } = deps;
+  const notifier = deferNotifications(deps.notifier, now);
   const claimed = { workers: 2 };
   const [requests, assignmentsAndReviews] = await allFinished(
     (async () => ({
@@ -82,12 +79,19 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
       remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
       // Access that ended by its date is not also removed by a review ending at the same moment.
       // A review's instance ends (and applies) before the next one starts, so the next sees what the last removed.
-      reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
+      reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH, workers: 2 }),
       reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
       reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), { size: REVIEW_BATCH }),
     }))(),
   );
   return { ...requests, ...assignmentsAndReviews, sessionsDeleted: await deleteExpiredSessions(db, new Date()) };
+}
+
+/** The sweep, then the emails it left as events written to the outbox (see runSweep). */
+export async function sweepAndQueueEmails(deps: SweepDeps, now: Date): Promise<SweepReport> {
+  const report = await runSweep(deps, now);
+  await queueDeferredNotifications(deps.db, deps.notifier, deps.logger);
+  return report;
 }
 
 export interface Scheduler {
@@ -107,7 +111,7 @@ export function startScheduler(deps: SweepDeps & { clock: { now(): Date }; deliv
     if (stopped) return Promise.resolve();
     running ??= (async () => {
       try {
-        const report = await runSweep(deps, deps.clock.now());
+        const report = await sweepAndQueueEmails(deps, deps.clock.now());
         if (Object.values(report).some((n) => n > 0)) deps.logger.info({ sweep: report }, 'lifecycle sweep');
         await deps.deliver();
       } catch (err) {

@@ -10,10 +10,11 @@ import { openDatabase } from '../db/connect.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../db/throwaway-cluster.ts';
 import { listAvailable, countAvailable } from '../access-packages/data.ts';
 import { runSweep } from '../lifecycle/sweep.ts';
+import { queueDeferredNotifications } from '../notifications/deferred.ts';
 import { createLogger } from '../log.ts';
 import { createServices } from '../services.ts';
 import { freePort } from '../shared/net.ts';
-import { judgeBudgets } from './budgets.ts';
+import { judgeBudgets, type RunFigures } from './budgets.ts';
 import { findFixtures, type BenchFixtures } from './fixtures.ts';
 import { SCALES, type Scale } from './generate.ts';
 import { request, signIn } from './http.ts';
@@ -129,7 +130,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
   const children: ChildProcess[] = [];
   let loadSeconds: number | undefined;
   let searchUsesIndex = false;
-  let sweep: { seconds: number; dueItems: number } | undefined;
+  let sweep: RunFigures['sweep'];
   try {
     // ---- database ------------------------------------------------------------------------------
     let databaseUrl = options.databaseUrl;
@@ -331,8 +332,14 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
       const started = performance.now();
       const report = await runSweep({ db: sweepDb.db, notifier: services.notifier, logger }, at);
       const seconds = (performance.now() - started) / 1000;
-      sweep = { seconds, dueItems: due };
-      sweepLine = `${fmt(seconds, 2)} s for ${due.toLocaleString('en-GB')} due items at ${at.toISOString()}: ${JSON.stringify(report)}`;
+      // What the scheduler does next: the emails the sweep left as events, written to the outbox.
+      const outbox = async () => Number((await sweepDb.db('notifications').count({ n: '*' }).first())?.n ?? 0);
+      const before = await outbox();
+      const queueing = performance.now();
+      await queueDeferredNotifications(sweepDb.db, services.notifier, logger);
+      const emails = { seconds: (performance.now() - queueing) / 1000, count: (await outbox()) - before };
+      sweep = { seconds, dueItems: due, emails };
+      sweepLine = `${fmt(seconds, 2)} s for ${due.toLocaleString('en-GB')} due items at ${at.toISOString()}: ${JSON.stringify(report)}; then ${emails.count.toLocaleString('en-GB')} emails written to the outbox in ${fmt(emails.seconds, 2)} s`;
       out(`\nlifecycle sweep: ${sweepLine}`);
     } finally {
       await sweepDb.close();

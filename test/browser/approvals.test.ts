@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/connect.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { seedDirectory, signIn } from '../support/app.ts';
@@ -22,7 +22,7 @@ afterAll(async () => {
   await database?.close();
 });
 
-const sweep = () => runSweep({ db: database.db, notifier: h.services.notifier, logger: createLogger('silent') }, h.clock.now());
+const sweep = () => sweepAndQueueEmails({ db: database.db, notifier: h.services.notifier, logger: createLogger('silent') }, h.clock.now());
 const stateOf = async (id: string) => (await database.db('requests').where({ id }).first('state')).state as string;
 
 async function settle(page: Page, js: boolean, label: string) {

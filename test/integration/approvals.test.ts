@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
 import { remindEndingAssignments } from '../../src/assignments/lifecycle.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
@@ -14,7 +14,7 @@ let t: TestApp;
 let db: Database['db'];
 const START = '2027-01-15T09:00:00Z';
 
-const sweep = () => runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+const sweep = () => sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
 const stateOf = async (id: string) => (await db('requests').where({ id }).first('state')).state as string;
 const mailTo = (email: string, kind?: string) => readMail(t, email, kind);
 const approversOf = async (id: string, position: number) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase, testDatabaseKind } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type TestApp } from '../support/app.ts';
@@ -33,9 +33,9 @@ beforeAll(async () => {
   await otto.post(`/requests/${ids.canceled}/cancel`).type('form').send({ _csrf: csrfFrom(cancel.text) });
   ids.expiring = await requestId(rita, PKG.billingSubmit, await policyId(db, PKG.billingSubmit, 'Members'), {});
   t.clock.advance({ days: 8 });
-  await runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+  await sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
   t.clock.advance({ days: 100 });
-  await runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+  await sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
 });
 afterAll(async () => {
   await database.close();

@@ -4,7 +4,7 @@ import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
 import { decide, policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { mailTo as readMail } from '../support/mail.ts';
 
@@ -585,7 +585,7 @@ describe('Request history, Cancel and Resubmit', () => {
 
   it('says when the earlier policy changed or no longer applies', async () => {
     t.clock.advance({ days: 15 });
-    await runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+    await sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
     expect((await db('requests').where({ id: requestId }).first('state')).state).toBe('expired');
     const policy = await policyId(PKG.wiki, 'Staff: with approval');
     await db('policies').where({ id: policy }).update({ updated_at: new Date('2027-01-16T00:00:00Z') });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import supertest from 'supertest';
@@ -107,8 +107,8 @@ describe('races', () => {
     const deps = { db, notifier: t.services.notifier, logger: createLogger('silent') };
     const [decision, a, b] = await Promise.all([
       max.post(`/approvals/${id}`).type('form').send({ _csrf: csrfFrom(page.text), stage: '1', decision: 'approve' }),
-      runSweep(deps, t.clock.now()),
-      runSweep(deps, t.clock.now()),
+      sweepAndQueueEmails(deps, t.clock.now()),
+      sweepAndQueueEmails(deps, t.clock.now()),
     ]);
     expect(decision.status).toBe(409);
     expect(a.requestsExpired + b.requestsExpired).toBeLessThanOrEqual(1);
@@ -190,8 +190,8 @@ async function oneRound() {
     operations.push(r.owner.post(`/requests/${r.id}/cancel`).type('form').send({ _csrf: token(pages[i].cancel.text) }));
   }
   });
-  while (operations.length < 50) operations.push(runSweep(deps, t.clock.now()));
-  for (let extra = 0; extra < (SCALE - 1) * 50; extra++) operations.push(extra % 5 ? apu.get('/approvals') : runSweep(deps, t.clock.now()));
+  while (operations.length < 50) operations.push(sweepAndQueueEmails(deps, t.clock.now()));
+  for (let extra = 0; extra < (SCALE - 1) * 50; extra++) operations.push(extra % 5 ? apu.get('/approvals') : sweepAndQueueEmails(deps, t.clock.now()));
   const settled = await Promise.allSettled(operations);
   expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
   for (const s of settled) if (s.status === 'fulfilled' && typeof (s.value as { status?: number }).status === 'number') expect((s.value as { status: number }).status).toBeLessThan(500);

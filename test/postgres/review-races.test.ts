@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { systemActor } from '../../src/audit/audit.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
 import type { Database } from '../../src/db/connect.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, signIn, type TestApp } from '../support/app.ts';
@@ -37,7 +37,7 @@ async function admin(): Promise<CurrentUser> {
 describe('access review races', () => {
   it('two sweeps at once start an instance once, with one email per reviewer', async () => {
     await resetReviews(database, t.clock, [specificReview()]);
-    const [a, b, c] = await Promise.all([runSweep(deps(), t.clock.now()), runSweep(deps(), t.clock.now()), runSweep(deps(), t.clock.now())]);
+    const [a, b, c] = await Promise.all([sweepAndQueueEmails(deps(), t.clock.now()), sweepAndQueueEmails(deps(), t.clock.now()), sweepAndQueueEmails(deps(), t.clock.now())]);
     expect(a.reviewsStarted + b.reviewsStarted + c.reviewsStarted).toBe(1);
     expect(await count(db('access_review_instances').count('* as n'))).toBe(1);
     expect(await count(db('access_review_items').count('* as n'))).toBe(4);
@@ -46,7 +46,7 @@ describe('access review races', () => {
 
   it('a decision racing the end of the review and two sweeps: the review ends and applies once, and the late decision is refused', async () => {
     await resetReviews(database, t.clock, [specificReview()]);
-    await runSweep(deps(), t.clock.now());
+    await sweepAndQueueEmails(deps(), t.clock.now());
     const instance = await instanceOf(db, REVIEW.specific);
     const ada = await signIn(t.app, USER.admin);
     const otto = await itemId(db, instance.id, USER.other);
@@ -54,8 +54,8 @@ describe('access review races', () => {
     t.clock.set(instance.ends_at);
     const [decision, a, b] = await Promise.all([
       ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'deny', justification: 'Too late.' }),
-      runSweep(deps(), t.clock.now()),
-      runSweep(deps(), t.clock.now()),
+      sweepAndQueueEmails(deps(), t.clock.now()),
+      sweepAndQueueEmails(deps(), t.clock.now()),
     ]);
     expect(decision.status).toBe(409);
     expect(a.reviewsEnded + b.reviewsEnded).toBeLessThanOrEqual(1);
@@ -70,7 +70,7 @@ describe('access review races', () => {
     const seen = new Set<number>();
     for (let round = 0; round < 6; round++) {
       await resetReviews(database, t.clock, [specificReview()]);
-      await runSweep(deps(), t.clock.now());
+      await sweepAndQueueEmails(deps(), t.clock.now());
       const instance = await instanceOf(db, REVIEW.specific);
       const ada = await signIn(t.app, USER.admin);
       const otto = await itemId(db, instance.id, USER.other);

@@ -38,6 +38,7 @@ export async function userId(db: Knex, email: string, hint = 'fabrikam.test'): P
 
 export async function clearActivity(db: Knex): Promise<void> {
   await db('notifications').delete();
+  await db('notification_events').delete();
   await db('assignment_grants').delete();
   await db('assignments').delete();
   await db('request_stage_approvers').delete();

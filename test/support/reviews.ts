@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { FixedClock } from '../../src/clock.ts';
 import type { Database } from '../../src/db/connect.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Services } from '../../src/services.ts';
 import { csrfFrom, seedDirectory, type Agent } from './app.ts';
@@ -99,7 +99,7 @@ export async function resetReviews(database: Database, clock: FixedClock, review
 }
 
 export function sweeper(db: Knex, services: Services, clock: FixedClock) {
-  return () => runSweep({ db, notifier: services.notifier, logger: createLogger('silent') }, clock.now());
+  return () => sweepAndQueueEmails({ db, notifier: services.notifier, logger: createLogger('silent') }, clock.now());
 }
 
 export async function instanceOf(db: Knex, reviewId: string): Promise<{ id: string; state: string; starts_at: Date; ends_at: Date; ended_at: Date | null; applied_at: Date | null }> {

@@ -61,6 +61,13 @@ describe('the benchmark’s verdict on the budgets', () => {
     expect(verdictOf({ ...lastRun, sweep: { seconds: 0.04, dueItems: 12 } }, 'sweep')).toMatchObject({ met: false, measured: '0.0 s for 12 due items (too few to judge)' });
   });
 
+  it('shows the emails written after the sweep beside it, without counting them in its time', () => {
+    expect(verdictOf({ ...lastRun, sweep: { seconds: 9.1, dueItems: 100_000, emails: { count: 203_710, seconds: 5.04 } } }, 'sweep')).toMatchObject({
+      met: true,
+      measured: '9.1 s for 100,000 due items; then its 203,710 emails written to the outbox in 5.0 s',
+    });
+  });
+
   it('meets the ceiling budget at 35 % and fails it just below', () => {
     const withAvailable = (rps: number) => ({ ...lastRun, ceilingRps: 1000, pages: lastRun.pages.map((p) => (p.name === 'Available' ? { ...p, rps } : p)) });
     expect(verdictOf(withAvailable(350), 'Available')).toMatchObject({ met: true, measured: '35.0 %' });
