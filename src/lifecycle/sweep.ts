@@ -87,11 +87,15 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
   return { ...requests, ...assignmentsAndReviews, sessionsDeleted: await deleteExpiredSessions(db, new Date()) };
 }
 
-/** The sweep, then the emails it left as events written to the outbox (see runSweep). */
+/**
+ * The sweep, then the emails it left as events written to the outbox (see runSweep). They are
+ * written even when a step of the sweep failed: what the other steps committed is still told.
+ */
 export async function sweepAndQueueEmails(deps: SweepDeps, now: Date): Promise<SweepReport> {
-  const report = await runSweep(deps, now);
+  const swept = await runSweep(deps, now).then((report) => ({ report }), (error: unknown) => ({ error }));
   await queueDeferredNotifications(deps.db, deps.notifier, deps.logger);
-  return report;
+  if ('error' in swept) throw swept.error;
+  return swept.report;
 }
 
 export interface Scheduler {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { runSweep } from '../../src/lifecycle/sweep.ts';
+import { runSweep, sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { queueDeferredNotifications } from '../../src/notifications/deferred.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -90,5 +90,19 @@ describe('emails the sweep causes', () => {
     for (const e of left) expect(new Date(e.next_attempt_at).getTime()).toBeGreaterThan(Date.now());
     // Not retried before their time.
     expect(await queue()).toBe(0);
+  });
+
+  it('are still written when another step of the sweep fails', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    // Repository access is delivered at once and ends on 15 April 2027: by 5 April a reminder is due.
+    const repo = await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), {});
+    expect((await db('requests').where({ id: repo }).first('state')).state).toBe('delivered');
+    t.clock.set('2027-04-05T09:00:00Z');
+    // The reminder step fails (as when the database refuses a statement) after requests have expired beside it.
+    const failing = { ...t.services.notifier, accessEndingSoon: async () => { throw new Error('the reminder step failed'); } };
+    await expect(sweepAndQueueEmails({ db, notifier: failing, logger }, t.clock.now())).rejects.toThrow('the reminder step failed');
+    expect(await events()).toEqual([]);
+    expect(await expiredMailTo(USER.requestor)).toEqual(['Your request for Wiki editors has expired']);
   });
 });
