@@ -60,9 +60,9 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
  * two batches at a time. Assignments and reviews keep their order (an assignment that starts and
  * ends by `now` does both).
  *
- * The emails for expired and forwarded requests and for access that starts or ends are left as
- * events, written with each change: sweepAndQueueEmails (what the scheduler runs) turns them into
- * messages once the changes are made.
+ * The emails for expired requests and for access that starts or ends are left as events, written
+ * with each change: sweepAndQueueEmails (what the scheduler runs) turns them into messages once the
+ * changes are made.
  */
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
   const { db } = deps;
@@ -79,7 +79,7 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
       remindersWritten: await inBatches(db, (trx) => remindEndingAssignments(trx, now, notifier)),
       // Access that ended by its date is not also removed by a review ending at the same moment.
       // A review's instance ends (and applies) before the next one starts, so the next sees what the last removed.
-      reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH, workers: 2 }),
+      reviewsEnded: await inBatches(db, (trx) => endDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
       reviewsStarted: await inBatches(db, (trx) => startDueReviews(trx, now, actor, notifier), { size: REVIEW_BATCH }),
       reviewRemindersSent: await inBatches(db, (trx) => remindReviewers(trx, now, notifier), { size: REVIEW_BATCH }),
     }))(),
@@ -93,8 +93,12 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
  */
 export async function sweepAndQueueEmails(deps: SweepDeps, now: Date): Promise<SweepReport> {
   const swept = await runSweep(deps, now).then((report) => ({ report }), (error: unknown) => ({ error }));
-  await queueDeferredNotifications(deps.db, deps.notifier, deps.logger);
-  if ('error' in swept) throw swept.error;
+  const queued = await queueDeferredNotifications(deps.db, deps.notifier, deps.logger).then(() => null, (error: unknown) => ({ error }));
+  if ('error' in swept) {
+    if (queued) deps.logger.error({ err: queued.error }, 'emails for the lifecycle sweep not written; will retry');
+    throw swept.error;
+  }
+  if (queued) throw queued.error;
   return swept.report;
 }
 

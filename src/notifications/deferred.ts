@@ -7,14 +7,17 @@ import { nextAttempt } from './outbox.ts';
 
 /**
  * The notifier calls a sweep makes for thousands of people at once, and how to make each again from
- * its arguments as stored (JSON: dates come back as strings). Reminders of access ending soon are not
- * among them: the sweep finds who still needs one by the messages already written.
+ * its arguments as stored (JSON). Not among them: reminders of access ending soon (the sweep finds
+ * who still needs one by the messages already written) and requests forwarded to alternate
+ * approvers (an approver may decide in the meantime, and "Action required" would then come after
+ * "Request approved").
  */
 const replays = {
   requestsExpired: (n: Notifier, trx: Knex, [items]: unknown[]) => n.requestsExpired(trx, items as Parameters<Notifier['requestsExpired']>[1]),
-  requestsForwarded: (n: Notifier, trx: Knex, [items]: unknown[]) =>
-    n.requestsForwarded(trx, (items as (Parameters<Notifier['requestsForwarded']>[1][number] & { dueAt: string })[]).map((i) => ({ ...i, dueAt: new Date(i.dueAt) }))),
-  accessGranted: (n: Notifier, trx: Knex, [ids]: unknown[]) => n.accessGranted(trx, ids as string[]),
+  // Access removed since it started (by an administrator, or by its end in the same sweep) was told
+  // it ended: "You now have access" would come after that.
+  accessGranted: async (n: Notifier, trx: Knex, [ids]: unknown[]) =>
+    n.accessGranted(trx, await trx('assignments').whereRaw('id = any(?::uuid[])', [ids as string[]]).where('state', 'delivered').pluck('id')),
   accessEnded: (n: Notifier, trx: Knex, [ids, reason]: unknown[]) => n.accessEnded(trx, ids as string[], reason as string),
 } satisfies Record<string, (n: Notifier, trx: Knex, args: unknown[]) => Promise<void>>;
 

@@ -105,4 +105,17 @@ describe('emails the sweep causes', () => {
     expect(await events()).toEqual([]);
     expect(await expiredMailTo(USER.requestor)).toEqual(['Your request for Wiki editors has expired']);
   });
+
+  it('do not say access was given when it was taken away before they were written', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-02-01', endDate: '2027-02-10' });
+    // Portico was down from before the start until after the end: one sweep starts and ends the access.
+    t.clock.set('2027-02-15T09:00:00Z');
+    const report = await sweepOnly();
+    expect([report.assignmentsStarted, report.assignmentsEnded]).toEqual([1, 1]);
+    await queue();
+    const subjects = (await readMail(t, USER.requestor)).map((m) => m.subject);
+    expect(subjects).toContain('Access has ended for Repository access');
+    expect(subjects).not.toContain('You now have access to Repository access');
+  });
 });

@@ -64,7 +64,7 @@ describe('the benchmark’s verdict on the budgets', () => {
   it('shows the emails written after the sweep beside it, without counting them in its time', () => {
     expect(verdictOf({ ...lastRun, sweep: { seconds: 9.1, dueItems: 100_000, emails: { count: 203_710, seconds: 5.04 } } }, 'sweep')).toMatchObject({
       met: true,
-      measured: '9.1 s for 100,000 due items; then its 203,710 emails written to the outbox in 5.0 s',
+      measured: '9.1 s for 100,000 due items; then its 203,710 emails written to the outbox in 5.0 s (14.1 s with them)',
     });
   });
 
