@@ -4,9 +4,9 @@ import { endDueAssignments, remindEndingAssignments, startDueAssignments } from 
 import { BATCH, escalateDueStages, expireDueStages } from '../approvals/lifecycle.ts';
 import type { Logger } from '../log.ts';
 import { deferNotifications, queueDeferredNotifications } from '../notifications/deferred.ts';
-import { allFinished } from '../shared/collections.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { endDueReviews, remindReviewers, REVIEW_BATCH, startDueReviews } from '../reviews/lifecycle.ts';
+import { allFinished } from '../shared/collections.ts';
 import { deleteExpiredSessions } from '../web/session-store.ts';
 
 export interface SweepReport {
