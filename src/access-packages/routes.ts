@@ -78,7 +78,13 @@ export function accessPackageRoutes(services: Services): Router {
     const packageId = uuidParam(req);
     const policyId = queryText(req, 'policy', 40);
     const resubmitOf = queryText(req, 'resubmitOf', 40);
-    const values = { ...emptyRequestInput(), specificPeriod: queryText(req, 'specificPeriod') === 'yes' ? 'yes' : 'no' };
+    // The period toggle asks for its fragment with the dates typed so far, so that they survive No, then Yes.
+    const values = {
+      ...emptyRequestInput(),
+      specificPeriod: queryText(req, 'specificPeriod') === 'yes' ? 'yes' : 'no',
+      startDate: queryText(req, 'startDate', 20),
+      endDate: queryText(req, 'endDate', 20),
+    };
     await renderForm(req, res, packageId, {
       policyId: isUuid(policyId) ? policyId : undefined,
       choosePolicy: queryText(req, 'choose') === 'policy',

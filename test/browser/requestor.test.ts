@@ -101,6 +101,17 @@ describe.each([
     }
     await page.getByLabel('Start date').fill('2027-01-20');
     await page.getByLabel('End date').fill('2027-02-10');
+    if (js) {
+      // Changing one's mind about the period keeps the dates typed.
+      const period = page.getByRole('group', { name: 'Request for specific period?' });
+      await period.getByLabel('No').check();
+      await htmxSettled(page);
+      await expect.poll(() => page.getByLabel('Start date').count()).toBe(0);
+      await period.getByLabel('Yes').check();
+      await htmxSettled(page);
+      await expect.poll(() => page.getByLabel('Start date').count()).toBe(1);
+      expect([await page.getByLabel('Start date').inputValue(), await page.getByLabel('End date').inputValue()]).toEqual(['2027-01-20', '2027-02-10']);
+    }
     await page.getByRole('button', { name: 'Submit' }).click();
     await settle(page, js, 'confirmation');
     await expect.poll(() => page.getByRole('heading', { name: 'Request submitted' }).count()).toBe(1);

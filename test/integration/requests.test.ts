@@ -209,6 +209,16 @@ describe('the request form', () => {
     expect(yes.text).toContain('id="startDate"');
     const no = await agent.get(`/access-packages/${PKG.wiki}/request?policy=${policy}&specificPeriod=no`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
     expect(no.text).not.toContain('id="startDate"');
+    // Dates typed before choosing No wait in the fragment, hidden, and come back with Yes.
+    const typed = `/access-packages/${PKG.wiki}/request?policy=${policy}&startDate=2027-01-20&endDate=2027-02-10`;
+    const keptByNo = await agent.get(`${typed}&specificPeriod=no`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
+    expect(keptByNo.text).toContain('<input type="hidden" name="startDate" value="2027-01-20">');
+    expect(keptByNo.text).toContain('<input type="hidden" name="endDate" value="2027-02-10">');
+    const back = await agent.get(`${typed}&specificPeriod=yes`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
+    expect(back.text).toMatch(/id="startDate"[^>]*value="2027-01-20"|value="2027-01-20"[^>]*id="startDate"/);
+    const hostile = await agent.get(`/access-packages/${PKG.wiki}/request?policy=${policy}&specificPeriod=no&startDate=%22%3E%3Cscript%3E`).set('HX-Request', 'true').set('HX-Target', 'period-fields');
+    expect(hostile.status).toBe(200);
+    expect(hostile.text).not.toContain('<script>');
     // The hint says when access would start and how long it lasts, in words.
     expect((await agent.get(`/access-packages/${PKG.repo}/request`)).text).toContain('With No, access starts at once and lasts 90 days.');
     // Asked for without a policy (only a crafted request does that), it has no dates to ask about: not a 500.
