@@ -115,7 +115,12 @@ export function createApp(deps: AppDeps): Express {
     // Absolute lifetime: however active, a session ends this long after sign-in.
     const signedInAt = req.session.signedInAt;
     if (req.user && (!signedInAt || Date.now() - signedInAt > SESSION_ABSOLUTE_MS)) {
-      return req.session.destroy(() => requireSignIn(Object.assign(req, { user: undefined }), res, next));
+      // The sign-in ends and the request goes on as anyone's who is not signed in: pages that need a
+      // person ask for a sign-in, and a directory-hint link or the sign-in page keeps its directory.
+      return req.session.regenerate((err) => {
+        req.user = undefined;
+        next(err);
+      });
     }
     if (req.session.flash) {
       res.locals.flash = req.session.flash;
@@ -125,6 +130,9 @@ export function createApp(deps: AppDeps): Express {
   });
   // Administrators' directory-file uploads (multipart) are read before the CSRF check reads their token.
   app.use(importUploadParser());
+  // Signing out with no sign-in left (the session ended while the page was open) has nothing to
+  // protect: it ends where signing out ends, not at "This form has expired".
+  app.post('/sign-out', (req, res, next) => (req.user ? next() : res.redirect(303, '/sign-in?signedOut=1')));
   app.use(csrfProtection([new URL(config.baseUrl).origin]));
 
   app.use(authRoutes(services.auth, passport, oidc));

@@ -19,9 +19,10 @@ const PENDING_SIGN_IN_MS = 5 * 60 * 1000;
 export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: OidcSignIn): Router {
   const router = Router();
 
-  const logIn = async (req: Request, userId: string, method: string) => {
+  /** Signs the person in; false when the account can no longer sign in (disabled or removed meanwhile). */
+  const logIn = async (req: Request, userId: string, method: string): Promise<boolean> => {
     const user = await auth.loadCurrentUser(userId);
-    if (!user) throw new Error('the account disappeared while signing in');
+    if (!user) return false;
     await new Promise<void>((resolve, reject) => {
       // passport >= 0.6 regenerates the session here, so a session id fixed before sign-in is worthless.
       req.login(user, (err) => (err ? reject(err) : resolve()));
@@ -30,7 +31,9 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
     await auth.completeSignIn(userId, actorOf(req), method);
     // Saved before the redirect is answered: the next page must find the sign-in time in the session.
     await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
+    return true;
   };
+  const accountGone = () => new Error('the account can no longer sign in: it was disabled or removed while signing in');
 
   /** The sign-in page, for any directory or, from a directory-hint link, for one (which may use single sign-on). */
   router.get('/sign-in', async (req, res) => {
@@ -69,7 +72,7 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
       try {
         if (err) return next(err);
         if (user) {
-          await logIn(req, user.id, 'password');
+          if (!(await logIn(req, user.id, 'password'))) throw accountGone();
           return res.redirect(303, returnTo);
         }
         if (info?.kind === 'throttled') {
@@ -111,8 +114,10 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
     }
     const returnTo = p.returnTo;
     delete req.session.pendingSignIn;
-    await logIn(req, chosen, 'password');
-    res.redirect(303, returnTo);
+    if (await logIn(req, chosen, 'password')) return res.redirect(303, returnTo);
+    // Disabled while the person was choosing: as if the password had not matched there.
+    const failed = new FieldErrors().add('email', 'Enter a correct email address and password');
+    render(req, res, SIGN_IN_VIEW, { values: { email: '' }, returnTo, directory: null, errors: failed.toArray() }, { status: 401 });
   });
 
   // ---- single sign-on ------------------------------------------------------------------------
@@ -131,8 +136,14 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
   });
 
   router.get('/sign-in/oidc/:hint', async (req, res, next) => {
-    const dir = await oidc.directory(String(req.params.hint).toLowerCase());
-    if (!dir) throw unknownDirectory(String(req.params.hint));
+    const hint = String(req.params.hint).toLowerCase();
+    const dir = await oidc.directory(hint);
+    if (!dir) {
+      // A directory that signs in with passwords: its own sign-in page, not "no such directory".
+      const passwords = await auth.directoryByHint(hint);
+      if (!passwords) throw unknownDirectory(hint);
+      return res.redirect(303, `/sign-in?${new URLSearchParams({ directory: passwords.hint, returnTo: safeReturnTo(req.query.returnTo) })}`);
+    }
     req.session.returnTo = safeReturnTo(req.query.returnTo);
     const name = await oidc.strategyFor(dir);
     passport.authenticate(name, { forceLogin: req.query.force === '1' } as object)(req, res, next);
@@ -155,9 +166,10 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
               ? `${dir.name} confirmed that you are ${info?.email}, but Portico has no account for that address in ${dir.name}. Ask your administrator to add you, or sign in with another account.`
               : 'The answer from your organization’s sign-in service could not be verified, so you are not signed in. Start again from the link you were given.',
             retry: `/sign-in/oidc/${encodeURIComponent(dir.hint)}?${new URLSearchParams({ returnTo, force: '1' })}`,
+            otherWay: `/sign-in?${new URLSearchParams({ returnTo })}`,
           }, { status: unknownAccount ? 403 : 400 });
         }
-        await logIn(req, user.id, 'oidc');
+        if (!(await logIn(req, user.id, 'oidc'))) throw accountGone();
         res.redirect(303, returnTo);
       } catch (e) {
         next(e);
@@ -219,7 +231,7 @@ export function directoryLinkRoutes(auth: AuthService): Router {
     if (!directory) return next(unknownDirectory(hint));
     const rest = (req.params as { rest?: string[] }).rest;
     const target = safeReturnTo(rest?.length ? `/${rest.map(encodeURIComponent).join('/')}` : '/access-packages');
-    const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}$/i.test(target);
+    const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}\/?$/i.test(target);
     if (req.user && req.user.directory.id === directory.id && !forced) return res.redirect(303, target);
     const signInUrl = `/sign-in?${new URLSearchParams({ directory: directory.hint, returnTo: target, force: forced ? '1' : '0' })}`;
     if (!req.user) return res.redirect(303, signInUrl);

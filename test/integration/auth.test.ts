@@ -104,6 +104,23 @@ describe('signing in', () => {
     const home = await agent.get('/');
     expect(home.text).toContain('Second Directory');
   });
+
+  it('answers as for a wrong password when the chosen account is disabled while choosing', async () => {
+    const agent = supertest.agent(t.app);
+    const page = await agent.get('/sign-in');
+    await agent.post('/sign-in').type('form').send({ _csrf: csrfFrom(page.text), email: USER.requestor, password: TEST_PASSWORD });
+    const choose = await agent.get('/sign-in/directory');
+    const second = await database.db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'u.email': USER.requestor, 'd.hint': 'contoso-two.test' }).first('u.id');
+    await database.db('users').where({ id: second.id }).update({ disabled_at: new Date() });
+    try {
+      const res = await agent.post('/sign-in/directory').type('form').send({ _csrf: csrfFrom(choose.text), account: second.id });
+      expect(res.status).toBe(401);
+      expect(res.text).toContain('Enter a correct email address and password');
+      expect((await agent.get('/')).status).toBe(303);
+    } finally {
+      await database.db('users').where({ id: second.id }).update({ disabled_at: null });
+    }
+  });
   it('tells a locked-out person to wait until every lock on their attempt has ended', async () => {
     await database.db('sign_in_throttle').delete();
     const now = Date.now();
@@ -257,6 +274,17 @@ describe('signing out and CSRF', () => {
     const site = await agent.post('/sign-out').set('Sec-Fetch-Site', 'cross-site').type('form').send({ _csrf: token });
     expect(site.status).toBe(403);
     expect((await agent.get('/')).status).toBe(200);
+  });
+
+  it('signs out from a page whose session has already ended, without "This form has expired"', async () => {
+    const agent = await signIn(t.app, USER.other);
+    const token = csrfFrom((await agent.get('/')).text);
+    const itsSession = () => database.db('sessions').whereRaw('sess::text like ?', [`%${token}%`]);
+    expect(await itsSession().pluck('sid')).toHaveLength(1);
+    await itsSession().delete();
+    const res = await agent.post('/sign-out').type('form').send({ _csrf: token });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe('/sign-in?signedOut=1');
   });
 
   it('signs out with a POST that destroys the server-side session', async () => {

@@ -41,6 +41,8 @@ describe('directory-hint links', () => {
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe(`/access-packages/${PKG.wiki}`);
     expect((await agent.get(res.headers.location)).text).toContain('Wiki editors');
+    // With a trailing slash it is the same link, and forces the sign-in all the same.
+    expect((await agent.get(`/@fabrikam.test/access-packages/${PKG.wiki}/`)).headers.location).toContain('&force=1');
   });
 
   it('makes a signed-in person sign in again, with a new session', async () => {
@@ -86,6 +88,11 @@ describe('directory-hint links', () => {
     expect(res.status).toBe(404);
     expect(res.text).toContain('Directory not found');
     expect(res.text).toContain('Portico has no directory called “no-such.example”');
+    expect((await supertest(t.app).get('/sign-in/oidc/no-such.example')).status).toBe(404);
+    // A directory that signs in with passwords is not "not found" on the single sign-on path: it has its own sign-in page.
+    const passwords = await supertest(t.app).get('/sign-in/oidc/fabrikam.test?returnTo=%2Frequests');
+    expect(passwords.status).toBe(303);
+    expect(passwords.headers.location).toBe('/sign-in?directory=fabrikam.test&returnTo=%2Frequests');
   });
 
   it('explains after sign-in when the package cannot be requested', async () => {
@@ -151,10 +158,19 @@ describe('sessions', () => {
   });
 
   it('ends a session at its absolute lifetime, however active', async () => {
-    const agent = await signIn(t.app, USER.approver);
-    const [row] = await database.db('sessions').whereNotNull('user_id').orderBy('created_at', 'desc').limit(1).select('sid', 'sess');
-    await database.db('sessions').where({ sid: row.sid }).update({ sess: JSON.stringify({ ...row.sess, signedInAt: Date.now() - 13 * 3600_000 }) });
-    expect((await agent.get('/')).status).toBe(303);
+    const signedInLongAgo = async () => {
+      const agent = await signIn(t.app, USER.approver);
+      const [row] = await database.db('sessions').whereNotNull('user_id').orderBy('created_at', 'desc').limit(1).select('sid', 'sess');
+      await database.db('sessions').where({ sid: row.sid }).update({ sess: JSON.stringify({ ...row.sess, signedInAt: Date.now() - 13 * 3600_000 }) });
+      return agent;
+    };
+    expect((await (await signedInLongAgo()).get('/')).status).toBe(303);
+    // An ended session does not lose a directory-hint link's directory, nor the sign-in page's.
+    const link = await (await signedInLongAgo()).get(`/@fabrikam.test/access-packages/${PKG.wiki}`);
+    expect(link.headers.location).toBe(`/sign-in?directory=fabrikam.test&returnTo=%2Faccess-packages%2F${PKG.wiki}&force=1`);
+    const page = await (await signedInLongAgo()).get('/sign-in?directory=fabrikam.test&returnTo=%2Frequests&force=1');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<h1>Sign in to Fabrikam</h1>');
   });
 
   it('uses a __Host- cookie that is Secure in production, with HSTS', async () => {

@@ -75,6 +75,9 @@ describe('the single sign-on callback', () => {
     expect(res.status).toBe(403);
     expect(res.text).toContain('Portico has no account for that address in Single Sign-On Corp');
     expect(res.text).toContain('stranger@sso.test');
+    // Both ways on keep where the person was going.
+    expect(res.text).toContain('href="/sign-in?returnTo=%2Frequests">Sign in another way</a>');
+    expect(res.text).toContain('href="/sign-in/oidc/sso.test?returnTo=%2Frequests&amp;force=1"');
   });
 
   it('says clearly when the client secret is missing', async () => {
