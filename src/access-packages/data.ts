@@ -219,6 +219,11 @@ export async function liveAssignmentOf(db: Knex, userId: string, packageId: stri
   return row ?? null;
 }
 
+/** Whether the person ever held the package (an assignment in any state, ended ones included). */
+export async function heldBefore(db: Knex, userId: string, packageId: string): Promise<boolean> {
+  return Boolean(await db('assignments').where({ user_id: userId, access_package_id: packageId }).first(db.raw('1 as held')));
+}
+
 /** Administrators of the directory and owners of the package's catalog manage it. */
 export async function managesCatalog(db: Knex, user: { id: string; isAdmin: boolean }, catalogId: string): Promise<boolean> {
   if (user.isAdmin) return true;

@@ -6,7 +6,7 @@ import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam, isUuid } from '../shared/params.ts';
 import { actorOf } from '../web/actor.ts';
 import { FormBody } from '../web/forms.ts';
-import { render } from '../web/render.ts';
+import { listAnnouncement, render } from '../web/render.ts';
 import { emptyRequestInput, type RequestInput } from '../requests/service.ts';
 import { COUNT_CAP } from './service.ts';
 import type { SearchField } from './data.ts';
@@ -46,6 +46,7 @@ export function accessPackageRoutes(services: Services): Router {
     const result = await accessPackages.available(req.user!, { q, field }, pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'access-packages/index', { title: 'Access packages', tab: 'available', q, field, countCap: COUNT_CAP, ...result }, {
       fragments: { 'package-results': 'access-packages/_results' },
+      announce: listAnnouncement(result.page, { one: 'access package', many: 'access packages' }, q),
     });
   });
 

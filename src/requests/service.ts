@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { packageDetails, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
+import { heldBefore, packageDetails, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -118,20 +118,24 @@ function checkAnswer(q: Question, answer: string, field: string, errors: FieldEr
 export function createRequestService(deps: { db: Knex; clock: Clock; notifier: Notifier }) {
   const { db, clock, notifier } = deps;
 
-  /** The package as its pane shows it to this person, or 404 when they may neither request it nor hold it. */
+  /**
+   * The package as its pane shows it to this person, or 404 when they may neither request it, nor
+   * hold it or have held it (the Expired tab links to it), nor manage it.
+   */
   async function visiblePackage(user: CurrentUser, packageId: string, now: Date) {
     const pkg = await packageDetails(db, user.directory.id, packageId);
     const policies = pkg ? await requestablePolicies(db, requestorOf(user), packageId, now) : [];
     const assignment = pkg ? await liveAssignmentOf(db, user.id, packageId) : null;
     const [openRequest] = pkg ? await openRequestFor(db, user.id, [packageId]) : [];
     const manages = pkg ? await managesCatalog(db, user, pkg.catalogId) : false;
-    if (!pkg || (policies.length === 0 && !assignment && !openRequest && !manages)) {
+    const held = pkg && !assignment ? await heldBefore(db, user.id, packageId) : false;
+    if (!pkg || (policies.length === 0 && !assignment && !openRequest && !manages && !held)) {
       throw notFound(
         'This access package is unavailable',
         'You cannot request this access package. It may have been removed, or none of its policies lets you request it. If someone sent you this link, ask them to check that you are allowed to request it.',
       );
     }
-    return { pkg, policies, assignment, openRequest: openRequest ?? null, manages };
+    return { pkg, policies, assignment, openRequest: openRequest ?? null, manages, held };
   }
 
   async function ownRequest(user: CurrentUser, requestId: string): Promise<RequestDetails> {

@@ -24,7 +24,8 @@ type KeyPart = 'string' | 'number' | 'date' | 'uuid';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function decodeCursor(value: unknown, shape: KeyPart[]): unknown[] | undefined {
-  if (typeof value !== 'string' || value.length > 500) return undefined;
+  // Room for a key of 400 characters of up to four bytes each, base64-encoded with the rest of the key.
+  if (typeof value !== 'string' || value.length > 2400) return undefined;
   try {
     const key = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(key) || key.length !== shape.length) return undefined;

@@ -60,7 +60,7 @@ describe.each([
     await page.getByLabel('Search', { exact: true }).fill('wiki');
     await page.getByRole('button', { name: 'Search' }).click();
     await settle(page, js, 'search results');
-    await expect.poll(() => page.getByText('1 access package match').count()).toBe(1);
+    await expect.poll(() => page.getByText('1 access package matches').count()).toBe(1);
     expect(page.url()).toContain('q=wiki');
 
     await page.getByRole('link', { name: 'Wiki editors', exact: true }).click();

@@ -268,6 +268,21 @@ describe('removing an assignment', () => {
     expect((await rita.get(`/requests/${removal.id}`)).text).toContain('Access removed by Ada Admin');
   });
 
+  it('leaves ended access that nobody may request openable from the Expired tab, without Request access', async () => {
+    await assignOk(ada, PKG.adminOnly, USER.requestor, 'Administrators assign');
+    const rita = await signIn(t.app, USER.requestor);
+    const stranger = await signIn(t.app, USER.other);
+    expect((await rita.get(`/access-packages/${PKG.adminOnly}`)).text).toContain('You have access, with no end date.');
+    expect((await removeForm(ada, PKG.adminOnly, (await liveOf(USER.requestor, PKG.adminOnly)).id).then((f) => f.post())).status).toBe(303);
+    expect((await rita.get('/access-packages/expired')).text).toContain(`href="/access-packages/${PKG.adminOnly}"`);
+    const pane = await rita.get(`/access-packages/${PKG.adminOnly}`);
+    expect(pane.status).toBe(200);
+    expect(pane.text).toContain('Your access to this access package has ended, and none of its policies lets you request it again.');
+    expect(pane.text).not.toContain('>Request access</a>');
+    // Someone who never held it still finds it unavailable.
+    expect((await stranger.get(`/access-packages/${PKG.adminOnly}`)).status).toBe(404);
+  });
+
   it('removes access before it starts: the request that scheduled it ends as Canceled, and the person is told', async () => {
     const rita = await signIn(t.app, USER.requestor);
     const original = await requestId(rita, PKG.repo, await policyId(PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-02-01', endDate: '2027-02-10' });

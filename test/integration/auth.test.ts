@@ -193,6 +193,10 @@ describe('the frame', () => {
     expect(res.text).toContain('<main id="main"');
     expect(res.text).toContain('role="status" aria-live="polite"');
     expect(res.text).toMatch(/<a href="\/" aria-current="page">Overview<\/a>/);
+    // A page within a section marks the section's link as current, not as this page.
+    const active = await agent.get('/access-packages/active');
+    expect(active.text).toContain('<a href="/access-packages" aria-current="true">Access packages</a>');
+    expect((await agent.get('/access-packages')).text).toContain('<a href="/access-packages" aria-current="page">Access packages</a>');
   });
 
   it('shows Administration to administrators and catalog owners', async () => {

@@ -95,6 +95,9 @@ describe('Access packages: Available', () => {
     expect(res.status).toBe(200);
     expect(res.text).not.toContain('<html');
     expect(res.text).toContain('>Wiki editors</a>');
+    expect(res.text).toContain('1 access package matches <strong>“wiki”</strong>');
+    // Screen readers hear what the swap brought, as on every other list.
+    expect(res.text).toContain('<div id="live-status" hx-swap-oob="innerHTML">1 access package shown for “wiki”.</div>');
     expect(res.headers.vary).toMatch(/HX-Request/);
     const full = await agent.get('/access-packages?q=wiki').set('HX-Request', 'true').set('HX-Target', 'something-else');
     expect(full.text).toContain('<html');
