@@ -219,6 +219,17 @@ export async function liveAssignmentOf(db: Knex, userId: string, packageId: stri
   return row ?? null;
 }
 
+/** Of these packages, the ones the person holds now (or will from a scheduled start). */
+export async function heldPackageIds(db: Knex, userId: string, packageIds: string[]): Promise<Set<string>> {
+  if (packageIds.length === 0) return new Set();
+  const ids: string[] = await db('assignments')
+    .where('user_id', userId)
+    .whereRaw('access_package_id = any(?::uuid[])', [packageIds])
+    .whereIn('state', ['scheduled', 'delivered'])
+    .pluck('access_package_id');
+  return new Set(ids);
+}
+
 /** Whether the person ever held the package (an assignment in any state, ended ones included). */
 export async function heldBefore(db: Knex, userId: string, packageId: string): Promise<boolean> {
   return Boolean(await db('assignments').where({ user_id: userId, access_package_id: packageId }).first(db.raw('1 as held')));

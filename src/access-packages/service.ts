@@ -2,7 +2,14 @@ import type { Knex } from 'knex';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
-import { countAvailable, expiredAssignments, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
+import { openRequestFor } from '../requests/data.ts';
+import { countAvailable, expiredAssignments, heldPackageIds, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
+
+/** A row of Available, with what the person already has of it: the row then offers no Request access. */
+export interface AvailablePackage extends PackageListItem {
+  held: boolean;
+  openRequestId: string | null;
+}
 
 export const PACKAGE_PAGE_SIZE = 20;
 /** Matches are counted up to this many ("More than 100"): a count costs a check per package counted. */
@@ -13,20 +20,27 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
   const requestorOf = (user: CurrentUser) => ({ id: user.id, directoryId: user.directory.id, type: user.type });
   return {
     /** The Available tab: packages this person may request, filtered by a search, a page at a time. */
-    async available(user: CurrentUser, search: { q: string; field: SearchField }, page: PageRequest): Promise<{ page: Page<PackageListItem>; total: number }> {
+    async available(user: CurrentUser, search: { q: string; field: SearchField }, page: PageRequest): Promise<{ page: Page<AvailablePackage>; total: number }> {
       const now = clock.now();
       const requestor = requestorOf(user);
       const key = (r: PackageListItem) => [r.sortName, r.id];
+      let listed: { page: Page<PackageListItem>; total: number };
       if (!page.after && !page.before) {
         // The first page is also the start of the count: one query reads up to COUNT_CAP + 1 matches.
         const rows = await listAvailable(db, requestor, now, search, page, COUNT_CAP, { withResources: PACKAGE_PAGE_SIZE + 1 });
-        return { page: toPage(rows.slice(0, PACKAGE_PAGE_SIZE + 1), PACKAGE_PAGE_SIZE, page, key), total: rows.length };
+        listed = { page: toPage(rows.slice(0, PACKAGE_PAGE_SIZE + 1), PACKAGE_PAGE_SIZE, page, key), total: rows.length };
+      } else {
+        const [rows, total] = await Promise.all([
+          listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
+          countAvailable(db, requestor, now, search, COUNT_CAP),
+        ]);
+        listed = { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
       }
-      const [rows, total] = await Promise.all([
-        listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
-        countAvailable(db, requestor, now, search, COUNT_CAP),
-      ]);
-      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
+      const ids = listed.page.items.map((p) => p.id);
+      const [held, open] = await Promise.all([heldPackageIds(db, user.id, ids), openRequestFor(db, user.id, ids)]);
+      const openByPackage = new Map(open.map((r) => [r.accessPackageId, r.id]));
+      const items = listed.page.items.map((p) => ({ ...p, held: held.has(p.id), openRequestId: openByPackage.get(p.id) ?? null }));
+      return { page: { ...listed.page, items }, total: listed.total };
     },
     active: (user: CurrentUser): Promise<AssignmentListItem[]> => liveAssignments(db, user.id),
     async expired(user: CurrentUser, page: PageRequest): Promise<Page<AssignmentListItem>> {

@@ -3,7 +3,7 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
-import { decide, policyId as policyIdOf, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
+import { clearActivity, decide, policyId as policyIdOf, requestId, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
 import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { mailTo as readMail } from '../support/mail.ts';
@@ -38,6 +38,23 @@ describe('Access packages: Available', () => {
     for (const name of ['Board papers', 'Repository owners', 'Old system', 'Closed for requests']) expect(res.text).not.toContain(name);
     expect(res.text).toContain('You can request 6 access packages.');
     expect(res.text).toContain('Source Repository (Member)');
+  });
+
+  it('offers no Request access for what the person already has or has asked for', async () => {
+    await clearActivity(db);
+    try {
+      const agent = await signIn(t.app, USER.requestor);
+      await requestId(agent, PKG.repo, await policyId(PKG.repo, 'Members'), {});
+      const wiki = await requestId(agent, PKG.wiki, await policyId(PKG.wiki, 'Staff: with approval'), validWiki);
+      const res = await agent.get('/access-packages');
+      const row = (name: string) => new RegExp(`>${name}</a>[\\s\\S]*?</tr>`).exec(res.text)![0];
+      expect(row('Repository access')).toContain('You have access');
+      expect(row('Repository access')).not.toContain('Request access');
+      expect(row('Wiki editors')).toContain(`<a href="/requests/${wiki}">View request<span class="visually-hidden"> for Wiki editors</span></a>`);
+      expect(row('Partner portal')).toContain('>Request access<span class="visually-hidden"> to Partner portal</span></a>');
+    } finally {
+      await clearActivity(db);
+    }
   });
 
   it('offers guests only the packages whose policies take guests', async () => {
