@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { plannedPerCall } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
 import type { PageRequest } from '../shared/keyset.ts';
 
@@ -59,7 +60,8 @@ function searchMatches(db: Knex, requestor: Requestor, search: { q: string; fiel
  * checks the policies of the packages it shows, not of every match.
  */
 function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
-  const base: Knex.QueryBuilder = search.q ? db.from(searchMatches(db, requestor, search, order).as('p')) : db('access_packages as p');
+  // How many a search matches ("a" or "payroll") decides its best plan.
+  const base: Knex.QueryBuilder = search.q ? plannedPerCall(db.from(searchMatches(db, requestor, search, order).as('p'))) : db('access_packages as p');
   const q = base
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.directory_id', requestor.directoryId)
@@ -99,7 +101,8 @@ export async function listAvailable(
 /** How many packages match, counted up to `cap` (a bounded cost whatever the directory's size). */
 export async function countAvailable(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, cap: number): Promise<number> {
   const inner = availableQuery(db, requestor, now, search).select('p.id').limit(cap + 1);
-  const [{ n }] = await db.from(inner.as('matches')).count('* as n');
+  const outer = db.from(inner.as('matches'));
+  const [{ n }] = await (search.q ? plannedPerCall(outer) : outer).count('* as n');
   return Number(n);
 }
 
@@ -225,7 +228,7 @@ export async function heldPackageIds(db: Knex, userId: string, packageIds: strin
   const ids: string[] = await db('assignments')
     .where('user_id', userId)
     .whereRaw('access_package_id = any(?::uuid[])', [packageIds])
-    .whereIn('state', ['scheduled', 'delivered'])
+    .whereRaw("state in ('scheduled', 'delivered')") // in the text, so a generic plan can use the partial index assignments_one_live
     .pluck('access_package_id');
   return new Set(ids);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { plannedPerCall } from '../db/prepared.ts';
 import type { PageRequest } from '../shared/keyset.ts';
 
 export type AssignmentStateFilter = 'live' | 'delivered' | 'scheduled' | 'expired' | 'all';
@@ -55,7 +56,7 @@ export async function assignmentsOfPackage(
   else if (filter.state !== 'all') q.where('a.state', filter.state);
   if (filter.q) {
     const pattern = containsPattern(filter.q);
-    q.where((w) => w.whereRaw('lower(u.display_name) like ?', [pattern]).orWhere('u.email', 'like', pattern));
+    plannedPerCall(q).where((w) => w.whereRaw('lower(u.display_name) like ?', [pattern]).orWhere('u.email', 'like', pattern));
   }
   if (page.after) q.whereRaw('(lower(u.display_name), a.id) > (?, ?)', page.after as [string, string]);
   if (page.before) q.whereRaw('(lower(u.display_name), a.id) < (?, ?)', page.before as [string, string]);

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { plannedPerCall } from '../db/prepared.ts';
 import { byNameKeyset, type PageRequest } from '../shared/keyset.ts';
 import { isUuid } from '../shared/params.ts';
 import { containsPattern } from './assignment-data.ts';
@@ -31,7 +32,7 @@ function catalogRows(db: Knex, scope: AdminScope) {
 export async function searchCatalogs(db: Knex, scope: AdminScope, text: string, page: PageRequest, limit: number): Promise<(CatalogRow & { sortName: string })[]> {
   // The page key is the database's lower(name), which JavaScript's toLowerCase does not always match.
   const q = catalogRows(db, scope).select(db.raw('lower(c.name) as "sortName"'));
-  if (text) q.whereRaw('lower(c.name) like ?', [containsPattern(text)]);
+  if (text) plannedPerCall(q).whereRaw('lower(c.name) like ?', [containsPattern(text)]);
   const dir = byNameKeyset(q, 'c.name', 'c.id', page);
   return q.orderByRaw(`lower(c.name) ${dir}, c.id ${dir}`).limit(limit + 1);
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { plannedPerCall } from '../db/prepared.ts';
 import { byNameKeyset, type PageRequest } from '../shared/keyset.ts';
 import { containsPattern } from './assignment-data.ts';
 
@@ -21,7 +22,7 @@ export async function searchUsers(db: Knex, directoryId: string, text: string, p
     .select('id', 'email', 'display_name as displayName', 'type', 'is_admin as isAdmin', 'disabled_at as disabledAt', db.raw('lower(display_name) as "sortName"'));
   if (text) {
     const pattern = containsPattern(text);
-    q.where((w) => w.whereRaw('lower(display_name) like ?', [pattern]).orWhere('email', 'like', pattern));
+    plannedPerCall(q).where((w) => w.whereRaw('lower(display_name) like ?', [pattern]).orWhere('email', 'like', pattern));
   }
   const dir = keyset(q, 'display_name', page);
   return q.orderByRaw(`lower(display_name) ${dir}, id ${dir}`).limit(limit + 1);
@@ -147,7 +148,7 @@ export async function searchGroups(db: Knex, directoryId: string, text: string, 
     .select('id', 'key', 'name', db.raw('(select count(*) from group_members m where m.group_id = groups.id)::int as "memberCount"'), db.raw('lower(name) as "sortName"'));
   if (text) {
     const pattern = containsPattern(text);
-    q.where((w) => w.whereRaw('lower(name) like ?', [pattern]).orWhereRaw('lower(key) like ?', [pattern]));
+    plannedPerCall(q).where((w) => w.whereRaw('lower(name) like ?', [pattern]).orWhereRaw('lower(key) like ?', [pattern]));
   }
   const dir = keyset(q, 'name', page);
   return q.orderByRaw(`lower(name) ${dir}, id ${dir}`).limit(limit + 1);

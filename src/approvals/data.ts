@@ -13,6 +13,10 @@ export interface PendingApproval {
   kind: 'primary' | 'fallback' | 'escalation';
 }
 
+// In the SQL text, not sent as values, so that a cached generic plan can use the partial indexes
+// made for exactly these rows (request_stage_approvers_due, request_stages_pending, requests_pending).
+const PENDING_FOR_APPROVER = "a.open and s.state = 'pending' and r.state = 'pendingApproval'";
+
 /** Stages waiting for this approver, soonest deadline first (keyset on due_at, request id). Never their own requests. */
 export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
   // The approver's open items are read in deadline order from their index (each carries its stage's
@@ -23,9 +27,7 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
     .where('a.user_id', userId)
-    .where('a.open', true)
-    .where('s.state', 'pending')
-    .where('r.state', 'pendingApproval')
+    .whereRaw(PENDING_FOR_APPROVER)
     .whereNot('r.target_user_id', userId)
     .select('r.id', 's.position', 'a.due_at', 'r.submitted_at', 'r.access_package_id', 'r.target_user_id', 'a.kind');
   if (page.after) rows.where('a.due_at', '>=', page.after[0] as Date).whereRaw('(a.due_at, r.id) > (?, ?)', page.after as [Date, string]);
@@ -53,7 +55,8 @@ export async function countPendingForApprover(db: Knex, userId: string): Promise
   const row = await db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
-    .where({ 'a.user_id': userId, 'a.open': true, 's.state': 'pending', 'r.state': 'pendingApproval' })
+    .where('a.user_id', userId)
+    .whereRaw(PENDING_FOR_APPROVER)
     .whereNot('r.target_user_id', userId)
     .first(db.raw('count(*)::int as count'), db.raw('min(s.due_at) as oldest'));
   return { count: Number(row?.count ?? 0), oldestDue: row?.oldest ? new Date(row.oldest) : null };

@@ -41,10 +41,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
         max: target.poolMax ?? 10,
         afterCreate: (connection: pg.Client, done: (err: Error | null, connection: pg.Client) => void) => {
           prepareStatements(connection);
-          // Prepared statements save parsing; each execution is still planned for its own values.
-          // PostgreSQL's generic plans, chosen after five executions on estimates, turned a review
-          // page's 2 ms query into 40 ms at scale (see README, Performance).
-          connection.query('set plan_cache_mode = force_custom_plan', (err: Error | null) => done(err, connection));
+          done(null, connection);
         },
       },
       acquireConnectionTimeout: 10_000,

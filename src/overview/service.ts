@@ -4,6 +4,7 @@ import type { CurrentUser } from '../auth/current-user.ts';
 import { addDays, type Clock } from '../clock.ts';
 import { OPEN_STATES } from '../requests/states.ts';
 import { countToReview } from '../reviews/data.ts';
+import { plannedPerCall } from '../db/prepared.ts';
 
 export const ENDING_SOON_DAYS = 14;
 
@@ -29,12 +30,13 @@ export function createOverviewService(deps: { db: Knex; clock: Clock }) {
       const [approvals, reviews, requests, ending] = await Promise.all([
         countPendingForApprover(db, user.id),
         countToReview(db, user.id, now),
-        db('requests')
-          .where('target_user_id', user.id)
-          .whereIn('state', OPEN_STATES)
-          .first(db.raw('count(*)::int as count'), db.raw('min(submitted_at) as oldest')),
+        plannedPerCall(db('requests').where('target_user_id', user.id).whereIn('state', OPEN_STATES)).first(
+          db.raw('count(*)::int as count'),
+          db.raw('min(submitted_at) as oldest'),
+        ),
         db('assignments')
-          .where({ user_id: user.id, state: 'delivered' })
+          .where('user_id', user.id)
+          .whereRaw("state = 'delivered'") // in the text, so a generic plan can use the partial index assignments_ending
           .where('ends_at', '>', now)
           .where('ends_at', '<=', addDays(now, ENDING_SOON_DAYS))
           .first(db.raw('count(*)::int as count'), db.raw('min(ends_at) as soonest')),

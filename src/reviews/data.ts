@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { PageRequest } from '../shared/keyset.ts';
 import type { IfNoResponse, ReviewerType, ScopeType } from './lifecycle.ts';
 import type { Recurrence } from './schedule.ts';
+import { plannedPerCall } from '../db/prepared.ts';
 
 export type Decision = 'approve' | 'deny' | 'dontKnow';
 
@@ -63,7 +64,7 @@ const listColumns = (db: Knex) => [
 /** Reviews waiting for this reviewer, soonest end first (keyset on ends_at, instance id). */
 export async function pendingForReviewer(db: Knex, userId: string, now: Date, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
   const q = withScope(
-    db('access_review_instances as i')
+    plannedPerCall(db('access_review_instances as i'))
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
       .join(myCounts(db, userId, ['active']), 'm.instance_id', 'i.id'),
   )
@@ -79,7 +80,7 @@ export async function pendingForReviewer(db: Knex, userId: string, now: Date, pa
 /** Reviews this reviewer took part in that have ended, most recently ended first (keyset on ended_at, instance id). */
 export async function endedForReviewer(db: Knex, userId: string, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
   const q = withScope(
-    db('access_review_instances as i')
+    plannedPerCall(db('access_review_instances as i'))
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
       .join(myCounts(db, userId, ['ended', 'applied']), 'm.instance_id', 'i.id'),
   )
@@ -96,7 +97,8 @@ export async function countToReview(db: Knex, userId: string, now: Date): Promis
   const row = await db('access_review_item_reviewers as x')
     .join('access_review_items as it', 'it.id', 'x.item_id')
     .join('access_review_instances as i', 'i.id', 'it.instance_id')
-    .where({ 'x.user_id': userId, 'i.state': 'active' })
+    .where('x.user_id', userId)
+    .whereRaw("i.state = 'active'") // in the text, so a generic plan can use the partial index access_review_instances_due
     .where('i.ends_at', '>', now)
     .whereNull('it.decision')
     .first(db.raw('count(distinct i.id)::int as reviews'), db.raw('count(*)::int as items'), db.raw('min(i.ends_at) as soonest'));
@@ -203,7 +205,7 @@ const itemColumns = (db: Knex) => [
 ];
 
 function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Knex.QueryBuilder {
-  const q = db('access_review_items as it')
+  const q = plannedPerCall(db('access_review_items as it'))
     .join('users as u', 'u.id', 'it.subject_user_id')
     .leftJoin('users as d', 'd.id', 'it.decided_by_id')
     .where('it.instance_id', instanceId)
@@ -248,7 +250,7 @@ export async function nextUndecided(db: Knex, instanceId: string, reviewerId: st
 
 /** How many of this reviewer's items are decided, and how many undecided ones carry a recommendation. */
 export async function progressFor(db: Knex, instanceId: string, reviewerId: string): Promise<{ total: number; decided: number; recommendable: number }> {
-  const row = await db('access_review_item_reviewers as x')
+  const row = await plannedPerCall(db('access_review_item_reviewers as x'))
     .join('access_review_items as it', 'it.id', 'x.item_id')
     .where({ 'x.user_id': reviewerId, 'it.instance_id': instanceId })
     .first(

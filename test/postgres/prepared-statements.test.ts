@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { STATEMENTS_PER_CONNECTION } from '../../src/db/prepared.ts';
+import { STATEMENTS_PER_CONNECTION, plannedPerCall } from '../../src/db/prepared.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 // One connection, so every statement below runs on the connection whose prepared statements we read.
@@ -25,8 +25,25 @@ describe('prepared statements on PostgreSQL', () => {
     expect(statements.some((s) => /pg_prepared_statements/.test(s))).toBe(false);
   });
 
-  it('plans every execution for its own values, never with a generic plan', async () => {
-    expect((await db.raw('show plan_cache_mode')).rows[0].plan_cache_mode).toBe('force_custom_plan');
+  it('plans a statement once and reuses that plan when PostgreSQL finds it costs no more (its default)', async () => {
+    await db.raw('create table prepared_plans (id int primary key, name text)');
+    await db('prepared_plans').insert([{ id: 1, name: 'one' }, { id: 2, name: 'two' }]);
+    for (let i = 0; i < 8; i++) expect(await db('prepared_plans').where({ id: 1 + (i % 2) }).first('name')).toEqual({ name: i % 2 ? 'two' : 'one' });
+    const plans = await db.raw(`select custom_plans, generic_plans from pg_prepared_statements where statement like '%from "prepared_plans"%'`);
+    expect(plans.rows).toEqual([{ custom_plans: 5, generic_plans: 3 }]);
+  });
+
+  it('sends a statement marked plannedPerCall unnamed, so that every call is planned for its own values', async () => {
+    await db.raw('create table prepared_per_call (id int primary key, owner int not null)');
+    await db('prepared_per_call').insert([{ id: 1, owner: 7 }, { id: 2, owner: 7 }, { id: 3, owner: 8 }]);
+    const query = plannedPerCall(db('prepared_per_call').where('owner', 7).count({ n: '*' }));
+    expect(query.toSQL().sql.startsWith('/* planned per call */ select')).toBe(true);
+    for (let i = 0; i < 8; i++) expect(await plannedPerCall(db('prepared_per_call').where('owner', 7 + (i % 2))).first(db.raw('count(*)::int as n'))).toEqual({ n: i % 2 ? 1 : 2 });
+    const reads = async () => (await prepared()).filter((s) => /^(\/\* planned per call \*\/ )?select .* from "prepared_per_call"/.test(s));
+    expect(await reads()).toEqual([]);
+    // The same query unmarked is prepared as usual.
+    await db('prepared_per_call').where('owner', 8).first(db.raw('count(*)::int as n'));
+    expect(await reads()).toEqual(['select count(*)::int as n from "prepared_per_call" where "owner" = $1 limit $2']);
   });
 
   it('answers with the new columns after a migration changes a table a prepared statement reads', async () => {
