@@ -65,5 +65,6 @@ export async function packagesInScope(db: Knex, scope: AdminScope): Promise<{ id
     .orderByRaw('lower(c.name), c.id, lower(p.name), p.id')
     .limit(1000)
     .select('p.id', 'p.name', 'c.id as catalogId', 'c.name as catalogName');
-  return inScope(q, scope, { directory: 'p.directory_id', catalog: 'p.catalog_id' });
+  // By the catalog's directory, so that catalogs are read in name order from catalogs_listing.
+  return inScope(q, scope, { directory: 'c.directory_id', catalog: 'p.catalog_id' });
 }

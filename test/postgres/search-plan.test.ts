@@ -5,6 +5,8 @@ import type { Database } from '../../src/db/connect.ts';
 import type { Scale } from '../../src/perf/generate.ts';
 import { loadIntoDatabase } from '../../src/perf/load.ts';
 import { explain } from '../../src/perf/bench.ts';
+import { packagesInScope, requestsInScope } from '../../src/admin/request-admin-data.ts';
+import type { CurrentUser } from '../../src/auth/current-user.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
 import { createTestDatabase } from '../support/db.ts';
 
@@ -62,6 +64,44 @@ describe('searching 6,000 access packages', () => {
       const text = `${p.name} ${p.description} ${p.resources.map((r) => r.resourceName).join(' ')}`.toLowerCase();
       expect(text).toContain('payroll');
     }
+  });
+});
+
+describe('the administrators\' Requests list', () => {
+  it('reads its newest page from an index, without sorting every request of the directory', async () => {
+    const scope = { user: {} as CurrentUser, directoryId: requestor.directoryId, isAdmin: true, catalogIds: null };
+    const seen: { sql: string; bindings: unknown[] }[] = [];
+    const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
+    db.on('query', listener);
+    try {
+      const rows = await requestsInScope(db, scope, { state: '', catalogId: '', packageId: '' }, {}, 20);
+      expect(rows).toHaveLength(21);
+      expect(rows.map((r) => r.submittedAt.getTime())).toEqual(rows.map((r) => r.submittedAt.getTime()).sort((a, b) => b - a));
+    } finally {
+      db.removeListener('query', listener);
+    }
+    const plan = (await explain(db, seen[0].sql, seen[0].bindings)).join('\n');
+    expect(plan, plan).toMatch(/Index Scan using requests_directory_submitted on requests/);
+    expect(plan, plan).not.toMatch(/Sort/);
+  });
+
+  it('lists the packages of its filter catalog by catalog, in name order from an index, without reading every package', async () => {
+    const scope = { user: {} as CurrentUser, directoryId: requestor.directoryId, isAdmin: true, catalogIds: null };
+    const seen: { sql: string; bindings: unknown[] }[] = [];
+    const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
+    db.on('query', listener);
+    let packages;
+    try {
+      packages = await packagesInScope(db, scope);
+    } finally {
+      db.removeListener('query', listener);
+    }
+    expect(packages).toHaveLength(1000);
+    const expected = await db('access_packages as p').join('catalogs as c', 'c.id', 'p.catalog_id').where('c.directory_id', requestor.directoryId).orderByRaw('lower(c.name), c.id, lower(p.name), p.id').limit(1000).pluck('p.id');
+    expect(packages.map((p) => p.id)).toEqual(expected);
+    const plan = (await explain(db, seen[0].sql, seen[0].bindings)).join('\n');
+    expect(plan, plan).toMatch(/Index Scan using catalogs_listing on catalogs/);
+    expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
   });
 });
 
