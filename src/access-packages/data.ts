@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { plannedPerCall } from '../db/prepared.ts';
+import { plannedPerCall, whereIdIn } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
 import type { PageRequest } from '../shared/keyset.ts';
 
@@ -109,10 +109,9 @@ export async function countAvailable(db: Knex, requestor: Requestor, now: Date, 
 export async function resourcesOf(db: Knex, packageIds: string[]): Promise<Map<string, ResourceRole[]>> {
   const map = new Map<string, ResourceRole[]>();
   if (packageIds.length === 0) return map;
-  const rows = await db('access_package_resource_roles as aprr')
+  const rows = await whereIdIn(db('access_package_resource_roles as aprr'), 'aprr.access_package_id', packageIds)
     .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
     .join('resources as r', 'r.id', 'rr.resource_id')
-    .whereRaw('aprr.access_package_id = any(?::uuid[])', [packageIds])
     .orderBy([{ column: 'r.name' }, { column: 'rr.position' }])
     .select('aprr.access_package_id', 'r.name as resource_name', 'r.type', 'rr.name as role_name', 'r.url', 'r.description');
   for (const row of rows) {

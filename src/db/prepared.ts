@@ -19,6 +19,15 @@ export function plannedPerCall<Q extends Knex.QueryBuilder>(query: Q): Q {
   return (query as unknown as { comment(text: string): Q }).comment(PLANNED_PER_CALL.slice(3, -3));
 }
 
+/**
+ * `column = any(ids)`, or `column = id` when there is one id. PostgreSQL makes a kept plan for an
+ * array of about ten ids, so it planned a lookup of one request's facts again on every submit and
+ * approval (0.8 ms each time); with one id as a value, the plan is made once.
+ */
+export function whereIdIn<Q extends Knex.QueryBuilder>(query: Q, column: string, ids: string[]): Q {
+  return (ids.length === 1 ? query.where(column, ids[0]) : query.whereRaw(`${column} = any(?::uuid[])`, [ids])) as Q;
+}
+
 type Callback = (err: Error | null, result?: unknown) => void;
 type Send = (config: unknown, ...rest: unknown[]) => unknown;
 interface QueryConfig {

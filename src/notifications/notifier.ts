@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
+import { whereIdIn } from '../db/prepared.ts';
 import { enqueue, type Message, type Outgoing, type Recipient } from './outbox.ts';
 
 /**
@@ -59,12 +60,11 @@ async function requestFacts(trx: Knex, requestId: string): Promise<RequestFacts>
 }
 
 async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<string, RequestFacts>> {
-  const rows = await trx('requests as r')
+  const rows = await whereIdIn(trx('requests as r'), 'r.id', requestIds)
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .join('policies as pol', 'pol.id', 'r.policy_id')
     .join('users as u', 'u.id', 'r.target_user_id')
     .join('directories as d', 'd.id', 'r.directory_id')
-    .whereRaw('r.id = any(?::uuid[])', [requestIds])
     .select(
       'r.id', 'p.id as package_id', 'p.name as package_name', 'pol.name as policy_name', 'u.id as requestor_id', 'u.display_name', 'u.email',
       'r.justification', 'r.submitted_at', 'r.requested_start', 'r.requested_end', 'd.hint',
@@ -88,7 +88,7 @@ async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<st
 }
 
 async function recipients(trx: Knex, userIds: string[]): Promise<Recipient[]> {
-  const rows = await trx('users').whereRaw('id = any(?::uuid[])', [[...new Set(userIds)]]).whereNull('disabled_at').select('id', 'email', 'display_name', 'directory_id');
+  const rows = await whereIdIn(trx('users'), 'id', [...new Set(userIds)]).whereNull('disabled_at').select('id', 'email', 'display_name', 'directory_id');
   return rows.map((u) => ({ userId: u.id, email: u.email, name: u.display_name, directoryId: u.directory_id }));
 }
 
@@ -123,10 +123,9 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
 
   interface AssignmentFacts { id: string; userId: string; startsAt: Date; endsAt: Date | null; packageId: string; packageName: string; hint: string }
   async function assignmentFacts(trx: Knex, ids: string[]): Promise<AssignmentFacts[]> {
-    const rows = await trx('assignments as a')
+    const rows = await whereIdIn(trx('assignments as a'), 'a.id', ids)
       .join('access_packages as p', 'p.id', 'a.access_package_id')
       .join('directories as d', 'd.id', 'a.directory_id')
-      .whereRaw('a.id = any(?::uuid[])', [ids])
       .select('a.id', 'a.user_id', 'a.starts_at', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
     return rows.map((a) => ({ id: a.id, userId: a.user_id, startsAt: new Date(a.starts_at), endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint }));
   }

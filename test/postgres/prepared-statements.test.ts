@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { STATEMENTS_PER_CONNECTION, plannedPerCall } from '../../src/db/prepared.ts';
+import { STATEMENTS_PER_CONNECTION, plannedPerCall, whereIdIn } from '../../src/db/prepared.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 // One connection, so every statement below runs on the connection whose prepared statements we read.
@@ -44,6 +44,16 @@ describe('prepared statements on PostgreSQL', () => {
     // The same query unmarked is prepared as usual.
     await db('prepared_per_call').where('owner', 8).first(db.raw('count(*)::int as n'));
     expect(await reads()).toEqual(['select count(*)::int as n from "prepared_per_call" where "owner" = $1 limit $2']);
+  });
+
+  it('finds rows by one id or by several, and keeps the plan of a one-id lookup', async () => {
+    await db.raw('create table prepared_ids (id uuid primary key, name text)');
+    const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000003'];
+    await db('prepared_ids').insert(ids.map((id, i) => ({ id, name: `n${i}` })));
+    expect(await whereIdIn(db('prepared_ids'), 'id', ids.slice(0, 2)).orderBy('name').pluck('name')).toEqual(['n0', 'n1']);
+    for (let i = 0; i < 8; i++) expect(await whereIdIn(db('prepared_ids'), 'id', [ids[i % 3]]).pluck('name')).toEqual([`n${i % 3}`]);
+    const plans = await db.raw(`select generic_plans from pg_prepared_statements where statement like 'select "name" from "prepared_ids" where "id" = $1'`);
+    expect(plans.rows).toEqual([{ generic_plans: 3 }]);
   });
 
   it('answers with the new columns after a migration changes a table a prepared statement reads', async () => {
