@@ -66,5 +66,5 @@ export async function packagesInScope(db: Knex, scope: AdminScope): Promise<{ id
     .limit(1000)
     .select('p.id', 'p.name', 'c.id as catalogId', 'c.name as catalogName');
   // By the catalog's directory, so that catalogs are read in name order from catalogs_listing.
-  return inScope(q, scope, { directory: 'c.directory_id', catalog: 'p.catalog_id' });
+  return inScope(q.where('p.directory_id', scope.directoryId), scope, { directory: 'c.directory_id', catalog: 'p.catalog_id' });
 }

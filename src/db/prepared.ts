@@ -6,17 +6,16 @@ export const STATEMENTS_PER_CONNECTION = 200;
 /** Statements with more parameters than this (bulk inserts, long id lists) are sent unnamed, as before. */
 const MAX_PARAMETERS = 64;
 
-/** The comment that marks a statement to be planned for each call's values (see plannedPerCall). */
-const PLANNED_PER_CALL = '/* planned per call */';
-
 /**
  * Marks a query whose best plan depends on its values: a search for "a" or for "payroll"; the
  * person with 600 requests or 5,000 review items, who needs another plan than the average person
  * a cached generic plan is made for (one review query took 96 ms instead of 1 ms at scale). It is
- * sent unnamed, and PostgreSQL plans an unnamed statement for the values it is given.
+ * sent unnamed, and PostgreSQL plans an unnamed statement for the values it is given. The mark is
+ * a query option (knex hands it to the driver with the statement), so it holds whatever the SQL
+ * text starts with; mark the outermost query.
  */
 export function plannedPerCall<Q extends Knex.QueryBuilder>(query: Q): Q {
-  return (query as unknown as { comment(text: string): Q }).comment(PLANNED_PER_CALL.slice(3, -3));
+  return query.options({ plannedPerCall: true }) as Q;
 }
 
 /**
@@ -34,6 +33,7 @@ interface QueryConfig {
   text: string;
   values?: unknown[];
   name?: string;
+  plannedPerCall?: boolean;
 }
 interface PgConnection {
   parsedStatements: Record<string, string>;
@@ -103,7 +103,7 @@ export function prepareStatements(client: pg.Client): void {
     const query = config as QueryConfig;
     const callback = rest[0] as Callback;
     const values = query?.values?.length ?? 0;
-    if (rest.length !== 1 || typeof callback !== 'function' || typeof query?.text !== 'string' || query.name || values === 0 || values > MAX_PARAMETERS || query.text.startsWith(PLANNED_PER_CALL)) {
+    if (rest.length !== 1 || typeof callback !== 'function' || typeof query?.text !== 'string' || query.name || values === 0 || values > MAX_PARAMETERS || query.plannedPerCall) {
       return send(config, ...rest);
     }
     // The status before this statement runs: 'I' means it runs on its own, outside a transaction.

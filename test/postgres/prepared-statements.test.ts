@@ -36,10 +36,11 @@ describe('prepared statements on PostgreSQL', () => {
   it('sends a statement marked plannedPerCall unnamed, so that every call is planned for its own values', async () => {
     await db.raw('create table prepared_per_call (id int primary key, owner int not null)');
     await db('prepared_per_call').insert([{ id: 1, owner: 7 }, { id: 2, owner: 7 }, { id: 3, owner: 8 }]);
-    const query = plannedPerCall(db('prepared_per_call').where('owner', 7).count({ n: '*' }));
-    expect(query.toSQL().sql.startsWith('/* planned per call */ select')).toBe(true);
     for (let i = 0; i < 8; i++) expect(await plannedPerCall(db('prepared_per_call').where('owner', 7 + (i % 2))).first(db.raw('count(*)::int as n'))).toEqual({ n: i % 2 ? 1 : 2 });
-    const reads = async () => (await prepared()).filter((s) => /^(\/\* planned per call \*\/ )?select .* from "prepared_per_call"/.test(s));
+    // Whatever its text starts with: here a common table expression.
+    const owners = db('prepared_per_call').where('owner', '>', 0).select('id');
+    for (let i = 0; i < 8; i++) expect(await plannedPerCall(db.with('o', owners).from('o').where('o.id', '>', i % 2)).first(db.raw('count(*)::int as n'))).toEqual({ n: i % 2 ? 2 : 3 });
+    const reads = async () => (await prepared()).filter((s) => /prepared_per_call"? where|from "o"/.test(s) && !/^insert/.test(s));
     expect(await reads()).toEqual([]);
     // The same query unmarked is prepared as usual.
     await db('prepared_per_call').where('owner', 8).first(db.raw('count(*)::int as n'));

@@ -15,6 +15,15 @@ describe('dates on pages', () => {
     }
   });
 
+  it('writes the years a Date holds after year 0 as Intl does, four digits or not', () => {
+    for (const year of [1, 5, 99, 999, 1000, 1582, 9999, 10000, 275759]) {
+      const d = new Date(Date.UTC(2000, 5, 1, 13, 7));
+      d.setUTCFullYear(year);
+      expect(formatDate(d)).toBe(intlDate.format(d));
+      expect(formatDateTime(d)).toBe(intlDateTime.format(d).replace(', ', ' at '));
+    }
+  });
+
   it('reads the text of a timestamp as a database driver gives it, and refuses one that is not a date', () => {
     expect(formatDate('2027-01-31T23:30:00.000Z')).toBe('31 January 2027');
     expect(formatDateTime('2027-01-31T09:05:00+02:00')).toBe('31 January 2027 at 07:05 UTC');
