@@ -6,6 +6,7 @@ import type { Scale } from '../../src/perf/generate.ts';
 import { loadIntoDatabase } from '../../src/perf/load.ts';
 import { explain } from '../../src/perf/bench.ts';
 import { packagesInScope, requestsInScope } from '../../src/admin/request-admin-data.ts';
+import { otherPackages } from '../../src/admin/data.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -67,39 +68,44 @@ describe('searching 6,000 access packages', () => {
   });
 });
 
-describe('the administrators\' Requests list', () => {
-  it('reads its newest page from an index, without sorting every request of the directory', async () => {
-    const scope = { user: {} as CurrentUser, directoryId: requestor.directoryId, isAdmin: true, catalogIds: null };
-    const seen: { sql: string; bindings: unknown[] }[] = [];
-    const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
-    db.on('query', listener);
-    try {
-      const rows = await requestsInScope(db, scope, { state: '', catalogId: '', packageId: '' }, {}, 20);
-      expect(rows).toHaveLength(21);
-      expect(rows.map((r) => r.submittedAt.getTime())).toEqual(rows.map((r) => r.submittedAt.getTime()).sort((a, b) => b - a));
-    } finally {
-      db.removeListener('query', listener);
-    }
-    const plan = (await explain(db, seen[0].sql, seen[0].bindings)).join('\n');
+/** Runs a data function and returns its result with the plan of the first statement it sent. */
+async function withFirstPlan<T>(run: () => Promise<T>): Promise<{ result: T; plan: string }> {
+  const seen: { sql: string; bindings: unknown[] }[] = [];
+  const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
+  db.on('query', listener);
+  let result: T;
+  try {
+    result = await run();
+  } finally {
+    db.removeListener('query', listener);
+  }
+  return { result, plan: (await explain(db, seen[0].sql, seen[0].bindings)).join('\n') };
+}
+
+describe('administrators\' lists', () => {
+  const adminScope = () => ({ user: {} as CurrentUser, directoryId: requestor.directoryId, isAdmin: true, catalogIds: null });
+  const packagesByCatalog = (limit: number) =>
+    db('access_packages as p').join('catalogs as c', 'c.id', 'p.catalog_id').where('c.directory_id', requestor.directoryId).orderByRaw('lower(c.name), c.id, lower(p.name), p.id').limit(limit).pluck('p.id');
+
+  it('Requests reads its newest page from an index, without sorting every request of the directory', async () => {
+    const { result: rows, plan } = await withFirstPlan(() => requestsInScope(db, adminScope(), { state: '', catalogId: '', packageId: '' }, {}, 20));
+    expect(rows).toHaveLength(21);
+    expect(rows.map((r) => r.submittedAt.getTime())).toEqual(rows.map((r) => r.submittedAt.getTime()).sort((a, b) => b - a));
     expect(plan, plan).toMatch(/Index Scan using requests_directory_submitted on requests/);
     expect(plan, plan).not.toMatch(/Sort/);
   });
 
-  it('lists the packages of its filter catalog by catalog, in name order from an index, without reading every package', async () => {
-    const scope = { user: {} as CurrentUser, directoryId: requestor.directoryId, isAdmin: true, catalogIds: null };
-    const seen: { sql: string; bindings: unknown[] }[] = [];
-    const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
-    db.on('query', listener);
-    let packages;
-    try {
-      packages = await packagesInScope(db, scope);
-    } finally {
-      db.removeListener('query', listener);
-    }
-    expect(packages).toHaveLength(1000);
-    const expected = await db('access_packages as p').join('catalogs as c', 'c.id', 'p.catalog_id').where('c.directory_id', requestor.directoryId).orderByRaw('lower(c.name), c.id, lower(p.name), p.id').limit(1000).pluck('p.id');
-    expect(packages.map((p) => p.id)).toEqual(expected);
-    const plan = (await explain(db, seen[0].sql, seen[0].bindings)).join('\n');
+  it('the Requests filter lists packages catalog by catalog, in name order from an index, without reading every package', async () => {
+    const { result: packages, plan } = await withFirstPlan(() => packagesInScope(db, adminScope()));
+    expect(packages.map((p) => p.id)).toEqual(await packagesByCatalog(1000));
+    expect(plan, plan).toMatch(/Index Scan using catalogs_listing on catalogs/);
+    expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
+  });
+
+  it('the incompatible-packages picker lists the first 500 other packages the same way', async () => {
+    const [except] = await packagesByCatalog(1);
+    const { result: packages, plan } = await withFirstPlan(() => otherPackages(db, requestor.directoryId, except));
+    expect(packages.map((p) => p.id)).toEqual((await packagesByCatalog(501)).slice(1));
     expect(plan, plan).toMatch(/Index Scan using catalogs_listing on catalogs/);
     expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
   });
