@@ -104,6 +104,16 @@ const CHECKS: Check[] = [
     rule: 'an ended assignment says when and why it ended',
     sql: `select id::text as offender from assignments where state = 'expired' and (ended_at is null or end_reason is null)`,
   },
+  {
+    rule: 'a reviewer’s progress in a review counts their items',
+    sql: `select coalesce(m.user_id, c.user_id)::text || ' ' || coalesce(m.instance_id, c.instance_id)::text as offender
+          from access_review_progress m
+          full join (select x.user_id, it.instance_id, count(*)::int as total, count(it.decision)::int as decided,
+                            (count(*) filter (where it.decision is null and it.recommendation is not null))::int as recommendable
+                     from access_review_item_reviewers x join access_review_items it on it.id = x.item_id
+                     group by x.user_id, it.instance_id) c on c.user_id = m.user_id and c.instance_id = m.instance_id
+          where (m.total, m.decided, m.recommendable) is distinct from (c.total, c.decided, c.recommendable)`,
+  },
 ];
 
 export async function checkIntegrity(db: Knex): Promise<Breach[]> {

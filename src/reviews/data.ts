@@ -33,16 +33,9 @@ function withScope(q: Knex.QueryBuilder): Knex.QueryBuilder {
     .leftJoin('resources as res', 'res.id', 'i.scope_resource_id');
 }
 
-/** This reviewer's items per instance of these states: how many, and how many are decided. */
-function myCounts(db: Knex, userId: string, states: string[]) {
-  return db('access_review_item_reviewers as x')
-    .join('access_review_items as it', 'it.id', 'x.item_id')
-    .join('access_review_instances as ii', 'ii.id', 'it.instance_id')
-    .where('x.user_id', userId)
-    .whereIn('ii.state', states)
-    .groupBy('it.instance_id')
-    .select('it.instance_id', db.raw('count(*)::int as total'), db.raw('count(it.decision)::int as decided'))
-    .as('m');
+/** This reviewer's progress in each instance they review: how many items, how many decided. */
+function myCounts(db: Knex, userId: string) {
+  return db('access_review_progress as m').where('m.user_id', userId).where('m.total', '>', 0).select('m.instance_id', 'm.total', 'm.decided').as('m');
 }
 
 const listColumns = (db: Knex) => [
@@ -66,7 +59,7 @@ export async function pendingForReviewer(db: Knex, userId: string, now: Date, pa
   const q = withScope(
     plannedPerCall(db('access_review_instances as i'))
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
-      .join(myCounts(db, userId, ['active']), 'm.instance_id', 'i.id'),
+      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
   )
     .where('i.state', 'active')
     .where('i.ends_at', '>', now)
@@ -82,7 +75,7 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
   const q = withScope(
     plannedPerCall(db('access_review_instances as i'))
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
-      .join(myCounts(db, userId, ['ended', 'applied']), 'm.instance_id', 'i.id'),
+      .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
   )
     .whereIn('i.state', ['ended', 'applied'])
     .select(listColumns(db));
@@ -94,14 +87,13 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
 
 /** For the Overview: active reviews where this person still has undecided items. */
 export async function countToReview(db: Knex, userId: string, now: Date): Promise<{ reviews: number; items: number; soonestEnd: Date | null }> {
-  const row = await db('access_review_item_reviewers as x')
-    .join('access_review_items as it', 'it.id', 'x.item_id')
-    .join('access_review_instances as i', 'i.id', 'it.instance_id')
-    .where('x.user_id', userId)
+  const row = await db('access_review_progress as m')
+    .join('access_review_instances as i', 'i.id', 'm.instance_id')
+    .where('m.user_id', userId)
+    .whereRaw('m.decided < m.total')
     .whereRaw("i.state = 'active'") // in the text, so a generic plan can use the partial index access_review_instances_due
     .where('i.ends_at', '>', now)
-    .whereNull('it.decision')
-    .first(db.raw('count(distinct i.id)::int as reviews'), db.raw('count(*)::int as items'), db.raw('min(i.ends_at) as soonest'));
+    .first(db.raw('count(*)::int as reviews'), db.raw('coalesce(sum(m.total - m.decided), 0)::int as items'), db.raw('min(i.ends_at) as soonest'));
   return { reviews: Number(row?.reviews ?? 0), items: Number(row?.items ?? 0), soonestEnd: row?.soonest ? new Date(row.soonest) : null };
 }
 
@@ -250,22 +242,12 @@ export async function nextUndecided(db: Knex, instanceId: string, reviewerId: st
 
 /** How many of this reviewer's items are decided, and how many undecided ones carry a recommendation. */
 export async function progressFor(db: Knex, instanceId: string, reviewerId: string): Promise<{ total: number; decided: number; recommendable: number }> {
-  const row = await plannedPerCall(db('access_review_item_reviewers as x'))
-    .join('access_review_items as it', 'it.id', 'x.item_id')
-    .where({ 'x.user_id': reviewerId, 'it.instance_id': instanceId })
-    .first(
-      db.raw('count(*)::int as total'),
-      db.raw('count(it.decision)::int as decided'),
-      db.raw('(count(*) filter (where it.decision is null and it.recommendation is not null))::int as recommendable'),
-    );
-  return { total: Number(row?.total ?? 0), decided: Number(row?.decided ?? 0), recommendable: Number(row?.recommendable ?? 0) };
+  const row = await db('access_review_progress').where({ user_id: reviewerId, instance_id: instanceId }).first('total', 'decided', 'recommendable');
+  return { total: row?.total ?? 0, decided: row?.decided ?? 0, recommendable: row?.recommendable ?? 0 };
 }
 
 export async function isReviewerOf(db: Knex, instanceId: string, userId: string): Promise<boolean> {
-  const row = await db('access_review_item_reviewers as x')
-    .join('access_review_items as it', 'it.id', 'x.item_id')
-    .where({ 'x.user_id': userId, 'it.instance_id': instanceId })
-    .first(db.raw('1 as one'));
+  const row = await db('access_review_progress').where({ user_id: userId, instance_id: instanceId }).where('total', '>', 0).first('total');
   return Boolean(row);
 }
 

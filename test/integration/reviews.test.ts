@@ -12,6 +12,7 @@ import { systemActor } from '../../src/audit/audit.ts';
 import { DEMO_DIRECTORY_FILE } from '../../src/server.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
 import { mailTo as readMail } from '../support/mail.ts';
+import { checkIntegrity } from '../../src/integrity/checks.ts';
 
 let database: Database;
 let t: TestApp;
@@ -739,6 +740,74 @@ describe('reminders', () => {
     expect(adaMail[0].text).toContain('In the access review “Repository owners check”, the person you review still needs a decision.');
     expect(adaMail[0].text).not.toContain('1 of the');
     expect(adaMail[0].html).toContain('the person you review still needs a decision.');
+  });
+});
+
+describe('each reviewer’s progress, kept as items are assigned, decided and removed', () => {
+  const PROGRESS_RULE = 'a reviewer’s progress in a review counts their items';
+  const progressOf = async (instanceId: string) => {
+    const rows = await db('access_review_progress as m').join('users as u', 'u.id', 'm.user_id').where('m.instance_id', instanceId).orderBy('u.email').select('u.email', 'm.total', 'm.decided', 'm.recommendable');
+    return Object.fromEntries(rows.map((r) => [r.email, `${r.decided}/${r.total}, ${r.recommendable} recommended`]));
+  };
+  const breaches = async () => (await checkIntegrity(db)).filter((b) => b.rule === PROGRESS_RULE);
+
+  it('counts each reviewer’s items and decisions through Deny, a changed decision, accepted recommendations and the end', async () => {
+    await resetReviews(database, t.clock, [managerReview()]);
+    await sweep();
+    const instanceId = (await instanceOf(db, REVIEW.manager)).id;
+    expect(await progressOf(instanceId)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '0/3, 3 recommended' });
+
+    const max = await signIn(t.app, USER.manager);
+    const lia = await itemId(db, instanceId, USER.lead);
+    expect((await decideItem(max, instanceId, lia, 'deny', 'Left the team.')).status).toBe(303);
+    expect(await progressOf(instanceId)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '1/3, 2 recommended' });
+    expect((await decideItem(max, instanceId, lia, 'approve', 'Stays after all.')).status).toBe(303);
+    expect(await progressOf(instanceId)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '1/3, 2 recommended' });
+
+    const page = await max.get(`/access-reviews/${instanceId}`);
+    expect(page.text).toContain('1 of 3 people reviewed');
+    await max.post(`/access-reviews/${instanceId}/accept-recommendations`).type('form').send({ _csrf: csrfFrom(page.text) });
+    expect(await progressOf(instanceId)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '3/3, 0 recommended' });
+    expect((await max.get('/access-reviews')).text).toContain('3 of 3 reviewed');
+
+    t.clock.advance({ days: 7 });
+    await sweep();
+    expect(await progressOf(instanceId)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '3/3, 0 recommended' });
+    expect(await breaches()).toEqual([]);
+  });
+
+  it('counts again when a person is deleted, whether they were reviewed, reviewing, or both (self-review), and when an instance is', async () => {
+    await resetReviews(database, t.clock, [managerReview(), selfReview()]);
+    await sweep();
+    const manager = (await instanceOf(db, REVIEW.manager)).id;
+    const self = (await instanceOf(db, REVIEW.self)).id;
+    expect(await progressOf(self)).toEqual({ [USER.other]: '0/1, 1 recommended', [USER.requestor]: '0/1, 1 recommended' });
+    const rita = await signIn(t.app, USER.requestor);
+    expect((await decideItem(rita, self, await itemId(db, self, USER.requestor), 'approve', 'Still editing.')).status).toBe(303);
+
+    // Rita is reviewed in both reviews and reviews herself in one; Apu only reviews. Portico keeps
+    // people who held access, so deleting them here takes their assignments first.
+    await db('assignments').where({ user_id: await userId(db, USER.requestor) }).delete();
+    await db('users').where({ email: USER.requestor }).delete();
+    expect(await progressOf(self)).toEqual({ [USER.other]: '0/1, 1 recommended' });
+    expect(await progressOf(manager)).toEqual({ [USER.approver]: '0/2, 2 recommended', [USER.manager]: '0/2, 2 recommended' });
+    await db('users').where({ email: USER.approver }).delete();
+    expect(await progressOf(manager)).toEqual({ [USER.manager]: '0/2, 2 recommended' });
+    expect(await breaches()).toEqual([]);
+
+    await db('access_review_instances').where({ id: manager }).delete();
+    expect(await db('access_review_progress').where({ instance_id: manager })).toEqual([]);
+    expect(await breaches()).toEqual([]);
+  });
+
+  it('is reported by the integrity checker when it does not match the items', async () => {
+    await resetReviews(database, t.clock, [managerReview()]);
+    await sweep();
+    const instanceId = (await instanceOf(db, REVIEW.manager)).id;
+    await db('access_review_progress').where({ instance_id: instanceId, user_id: await userId(db, USER.manager) }).update({ decided: 2 });
+    expect((await breaches()).map((b) => b.count)).toEqual([1]);
+    await db.raw('select access_review_progress_recount(?::uuid[])', [[instanceId]]);
+    expect(await breaches()).toEqual([]);
   });
 });
 
