@@ -4,6 +4,7 @@ import type { CurrentUser } from '../../src/auth/current-user.ts';
 import type { Database } from '../../src/db/connect.ts';
 import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
+import { checkIntegrity } from '../../src/integrity/checks.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, signIn, type TestApp } from '../support/app.ts';
 import { PKG, USER } from '../support/fixtures.ts';
@@ -97,5 +98,27 @@ describe('access review races', () => {
       expect((await instanceOf(db, REVIEW.specific)).state).toBe('applied');
     }
     expect(seen.size).toBeGreaterThanOrEqual(1);
+  });
+
+  it('two reviewers of the same items deciding and accepting recommendations at once: no deadlock, and each one’s progress adds up', async () => {
+    for (let round = 0; round < 4; round++) {
+      await resetReviews(database, t.clock, [specificReview()]);
+      await sweepAndQueueEmails(deps(), t.clock.now());
+      const instance = await instanceOf(db, REVIEW.specific);
+      const ada = await signIn(t.app, USER.admin);
+      const lia = await signIn(t.app, USER.lead);
+      const [adaPage, liaPage] = await Promise.all([ada.get(`/access-reviews/${instance.id}`), lia.get(`/access-reviews/${instance.id}`)]);
+      const otto = await itemId(db, instance.id, USER.other);
+      const nina = await itemId(db, instance.id, USER.noManager);
+      const decide = (agent: typeof ada, page: string, item: string, decision: string) =>
+        agent.post(`/access-reviews/${instance.id}/items/${item}`).type('form').send({ _csrf: csrfFrom(page), decision, justification: 'Checked.' });
+      const accept = (agent: typeof ada, page: string) => agent.post(`/access-reviews/${instance.id}/accept-recommendations`).type('form').send({ _csrf: csrfFrom(page) });
+      const results = await Promise.all([accept(ada, adaPage.text), accept(lia, liaPage.text), decide(lia, liaPage.text, otto, 'approve'), decide(ada, adaPage.text, nina, 'dontKnow')]);
+      expect(results.map((r) => r.status)).toEqual([303, 303, 303, 303]);
+      const progress = await db('access_review_progress').where({ instance_id: instance.id }).select('total', 'decided', 'recommendable');
+      // Ada reviews the four holders, Lia the three others; every item ends decided.
+      expect(progress.map((p) => `${p.decided}/${p.total}, ${p.recommendable}`).sort()).toEqual(['3/3, 0', '4/4, 0']);
+      expect(await checkIntegrity(db)).toEqual([]);
+    }
   });
 });
