@@ -27,6 +27,20 @@ export function whereIdIn<Q extends Knex.QueryBuilder>(query: Q, column: string,
   return (ids.length === 1 ? query.where(column, ids[0]) : query.whereRaw(`${column} = any(?::uuid[])`, [ids])) as Q;
 }
 
+/**
+ * A statement ending in `limit $n`, its last value a whole number (a page size, 1 for first()),
+ * with that number written into its text instead. A kept plan is made for an unknown limit as if
+ * it were a tenth of the rows, so PostgreSQL judged it dearer than planning each call and planned
+ * every page again: Available's listing looked 18 times dearer than it is.
+ */
+export function limitInText<T extends { text: string; values?: unknown[] }>(query: T): T {
+  const values = query.values ?? [];
+  const match = / limit \$(\d+)$/.exec(query.text);
+  const limit = values[values.length - 1];
+  if (!match || Number(match[1]) !== values.length || typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) return query;
+  return { ...query, text: `${query.text.slice(0, match.index)} limit ${limit}`, values: values.slice(0, -1) };
+}
+
 type Callback = (err: Error | null, result?: unknown) => void;
 type Send = (config: unknown, ...rest: unknown[]) => unknown;
 interface QueryConfig {
@@ -61,7 +75,8 @@ const statementLost = (err: Error | null) => {
  * that is estimated to cost no more (plan_cache_mode = auto, its default). Planning was most of
  * the database's time on a page: half of it on Overview, two thirds on a request's pane. A generic
  * plan cannot use a partial index whose condition arrives as a value, so the hot queries write
- * such conditions (state = 'pending') into their text.
+ * such conditions (state = 'pending') into their text, and a trailing limit goes into the text
+ * here (limitInText).
  *
  * DEALLOCATE is only ever sent while the connection is outside a transaction (pg's transaction
  * status from the last ReadyForQuery is 'I'), so it can neither fail inside nor abort a caller's
@@ -100,11 +115,12 @@ export function prepareStatements(client: pg.Client): void {
 
   (client as unknown as { query: Send }).query = (config, ...rest) => {
     deallocateWhileIdle();
-    const query = config as QueryConfig;
     const callback = rest[0] as Callback;
+    if (typeof (config as QueryConfig)?.text !== 'string' || typeof callback !== 'function') return send(config, ...rest);
+    const query = (config as QueryConfig).name ? (config as QueryConfig) : limitInText(config as QueryConfig);
     const values = query?.values?.length ?? 0;
-    if (rest.length !== 1 || typeof callback !== 'function' || typeof query?.text !== 'string' || query.name || values === 0 || values > MAX_PARAMETERS || query.plannedPerCall) {
-      return send(config, ...rest);
+    if (rest.length !== 1 || query.name || values === 0 || values > MAX_PARAMETERS || query.plannedPerCall) {
+      return send(query, ...rest);
     }
     // The status before this statement runs: 'I' means it runs on its own, outside a transaction.
     const outsideTransaction = idle();

@@ -2,9 +2,8 @@ import type { Knex } from 'knex';
 import { countPendingForApprover } from '../approvals/data.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
 import { addDays, type Clock } from '../clock.ts';
-import { OPEN_STATES } from '../requests/states.ts';
+import { isOpenSql } from '../requests/states.ts';
 import { countToReview } from '../reviews/data.ts';
-import { plannedPerCall } from '../db/prepared.ts';
 
 export const ENDING_SOON_DAYS = 14;
 
@@ -30,7 +29,7 @@ export function createOverviewService(deps: { db: Knex; clock: Clock }) {
       const [approvals, reviews, requests, ending] = await Promise.all([
         countPendingForApprover(db, user.id),
         countToReview(db, user.id, now),
-        plannedPerCall(db('requests').where('target_user_id', user.id).whereIn('state', OPEN_STATES)).first(
+        db('requests as r').where('r.target_user_id', user.id).whereRaw(isOpenSql('r')).first(
           db.raw('count(*)::int as count'),
           db.raw('min(submitted_at) as oldest'),
         ),

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { PageRequest } from '../shared/keyset.ts';
-import { OPEN_STATES, type RequestState } from './states.ts';
+import { isOpenSql, type RequestState } from './states.ts';
 import type { Expiration } from '../policies/policy.ts';
-import { plannedPerCall } from '../db/prepared.ts';
+import { whereIdIn } from '../db/prepared.ts';
 
 export interface Answer {
   key: string;
@@ -71,14 +71,11 @@ export async function requestIdBySubmissionKey(trx: Knex, userId: string, key: s
 
 export async function openRequestFor(db: Knex, userId: string, packageIds: string[]): Promise<{ id: string; accessPackageId: string; packageName: string; state: RequestState }[]> {
   if (packageIds.length === 0) return [];
-  return plannedPerCall(
-    db('requests as r')
-      .join('access_packages as p', 'p.id', 'r.access_package_id')
-      .where('r.target_user_id', userId)
-      .whereIn('r.access_package_id', packageIds)
-      .whereIn('r.state', OPEN_STATES)
-      .select('r.id', 'r.access_package_id as accessPackageId', 'p.name as packageName', 'r.state'),
-  );
+  return whereIdIn(db('requests as r'), 'r.access_package_id', packageIds)
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .where('r.target_user_id', userId)
+    .whereRaw(isOpenSql('r'))
+    .select('r.id', 'r.access_package_id as accessPackageId', 'p.name as packageName', 'r.state');
 }
 
 export interface RequestSummary {

@@ -6,6 +6,11 @@ export type RequestState = (typeof REQUEST_STATES)[number];
 
 /** Still waiting for something: at most one of these per person and package (a unique index enforces it). */
 export const OPEN_STATES: RequestState[] = ['submitted', 'pendingApproval', 'approved', 'delivering'];
+/**
+ * SQL condition: the request `alias` is open. Written into the text, so a kept plan can use the
+ * partial index requests_one_open (as values, the states kept it from it).
+ */
+export const isOpenSql = (alias: string) => `${alias}.state in (${OPEN_STATES.map((s) => `'${s}'`).join(', ')})`;
 
 export const STATE_LABELS: Record<RequestState, string> = {
   submitted: 'Submitted',

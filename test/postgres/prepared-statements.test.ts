@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { STATEMENTS_PER_CONNECTION, plannedPerCall, whereIdIn } from '../../src/db/prepared.ts';
+import { STATEMENTS_PER_CONNECTION, limitInText, plannedPerCall, whereIdIn } from '../../src/db/prepared.ts';
 import { createTestDatabase } from '../support/db.ts';
 
 // One connection, so every statement below runs on the connection whose prepared statements we read.
@@ -44,7 +44,31 @@ describe('prepared statements on PostgreSQL', () => {
     expect(await reads()).toEqual([]);
     // The same query unmarked is prepared as usual.
     await db('prepared_per_call').where('owner', 8).first(db.raw('count(*)::int as n'));
-    expect(await reads()).toEqual(['select count(*)::int as n from "prepared_per_call" where "owner" = $1 limit $2']);
+    expect(await reads()).toEqual(['select count(*)::int as n from "prepared_per_call" where "owner" = $1 limit 1']);
+  });
+
+  it('writes a trailing limit into the text, so that a page of a long list keeps its plan', async () => {
+    await db.raw('create table prepared_pages (id int primary key, owner int not null)');
+    await db.raw('insert into prepared_pages select n, n % 3 from generate_series(1, 3000) n');
+    await db.raw('create index prepared_pages_owner on prepared_pages (owner, id)');
+    await db.raw('analyze prepared_pages');
+    for (let i = 0; i < 8; i++) {
+      const page = await db('prepared_pages').where('owner', i % 3).where('id', '>', i).orderBy('id').limit(21).pluck('id');
+      expect(page).toHaveLength(21);
+    }
+    const plans = await db.raw(`select statement, generic_plans from pg_prepared_statements where statement like '%from "prepared_pages"%'`);
+    // With the limit as a value, PostgreSQL judged a kept plan dearer and planned every call again.
+    expect(plans.rows).toEqual([{ statement: 'select "id" from "prepared_pages" where "owner" = $1 and "id" > $2 order by "id" asc limit 21', generic_plans: 3 }]);
+  });
+
+  it('leaves a limit that is not the last value of a whole number as a value', () => {
+    const q = (text: string, values: unknown[]) => limitInText({ text, values });
+    expect(q('select 1 from t where a = $1 limit $2', ['x', 20])).toEqual({ text: 'select 1 from t where a = $1 limit 20', values: ['x'] });
+    expect(q('select 1 from t limit $1 offset $2', [20, 40])).toEqual({ text: 'select 1 from t limit $1 offset $2', values: [20, 40] });
+    expect(q('select 1 from t limit $1 for update', [1])).toEqual({ text: 'select 1 from t limit $1 for update', values: [1] });
+    expect(q('select 1 from t where a = $2 limit $1', [5, 'x'])).toEqual({ text: 'select 1 from t where a = $2 limit $1', values: [5, 'x'] });
+    expect(q('select 1 from t limit $1', ['1; drop table t'])).toEqual({ text: 'select 1 from t limit $1', values: ['1; drop table t'] });
+    expect(q('select 1 from t limit $1', [1.5])).toEqual({ text: 'select 1 from t limit $1', values: [1.5] });
   });
 
   it('finds rows by one id or by several, and keeps the plan of a one-id lookup', async () => {

@@ -10,6 +10,9 @@ import { otherPackages } from '../../src/admin/data.ts';
 import type { CurrentUser } from '../../src/auth/current-user.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { openDatabase } from '../../src/db/connect.ts';
+import { createAccessPackageService } from '../../src/access-packages/service.ts';
+import { createOverviewService } from '../../src/overview/service.ts';
 
 // Real PostgreSQL only: the plans are the server's. Enough packages that a scan would be chosen if
 // the search had no index to use. Plans, not timings: `npm run bench` measures.
@@ -108,6 +111,28 @@ describe('administrators\' lists', () => {
     expect(packages.map((p) => p.id)).toEqual((await packagesByCatalog(501)).slice(1));
     expect(plan, plan).toMatch(/Index Scan using catalogs_listing on catalogs/);
     expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
+  });
+});
+
+describe('plans kept for every page view', () => {
+  it('Available, its open requests and the Overview’s counts are planned once per connection, not on every view', async () => {
+    const one = await openDatabase({ kind: 'postgres', url: database.url!, poolMax: 1 });
+    try {
+      const user = { id: requestor.id, directory: { id: requestor.directoryId }, type: 'member' } as CurrentUser;
+      const packages = createAccessPackageService({ db: one.db, clock: { now: () => new Date() } });
+      const overview = createOverviewService({ db: one.db, clock: { now: () => new Date() } });
+      for (let i = 0; i < 8; i++) {
+        expect((await packages.available(user, { q: '', field: 'all' }, {})).page.items).toHaveLength(20);
+        await overview.summary(user);
+      }
+      const plans = (await one.db.raw('select statement, custom_plans, generic_plans from pg_prepared_statements')).rows as { statement: string; custom_plans: number; generic_plans: number }[];
+      const of = (pattern: RegExp) => plans.filter((p) => pattern.test(p.statement)).map((p) => ({ custom: p.custom_plans, generic: p.generic_plans }));
+      for (const pattern of [/lower\(p.name\) as sort_name from "access_packages"/, /"packageName", "r"."state" from "requests"/, /as oldest from "requests"/, /as reviews/, /as soonest from "assignments"/]) {
+        expect(of(pattern), String(pattern)).toEqual([{ custom: 5, generic: 3 }]);
+      }
+    } finally {
+      await one.close();
+    }
   });
 });
 
