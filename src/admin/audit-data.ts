@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { plannedPerCall } from '../db/prepared.ts';
 
 export interface AuditFilter {
   /** Who did it: a user of the directory (by id), or an actor label such as `cli:import`. */
@@ -53,7 +54,8 @@ export async function searchAudit(db: Knex, directoryId: string, f: AuditFilter,
 
 /** What happened to a person, or what they did: entries by them, about them, their requests and their assignments. */
 export async function auditAboutUser(db: Knex, directoryId: string, userId: string, limit: number): Promise<AuditRow[]> {
-  const base = () => db('audit_log as l').leftJoin('users as u', 'u.id', 'l.actor_id').where('l.directory_id', directoryId).select(columns).orderBy('l.id', 'desc').limit(limit);
+  // Planned for the person: a kept plan made for the average one read 8 ms of entries for someone with thousands of assignments.
+  const base = () => plannedPerCall(db('audit_log as l')).leftJoin('users as u', 'u.id', 'l.actor_id').where('l.directory_id', directoryId).select(columns).orderBy('l.id', 'desc').limit(limit);
   const parts = await Promise.all([
     base().where('l.actor_id', userId),
     base().where({ 'l.target_type': 'user', 'l.target_id': userId }),
