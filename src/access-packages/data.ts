@@ -26,30 +26,41 @@ function escapeLike(text: string): string {
 }
 
 /**
- * The packages a search matches, each way answered by a trigram index: by name, lower(name); by
- * resource, the resources' names, then their roles and packages by key; in all three, search_text
- * (name, description and resource names, kept by triggers, see the page_keys migration). The ids
- * are collected first (an InitPlan), then fetched by primary key, so the plan does not depend on how
- * many the planner guesses will match. Searches hold no control characters (queryText removes
- * them), so a search never matches across the lines of search_text.
+ * The packages a search matches: by name, lower(name); in all three, search_text (name,
+ * description and resource names, kept by triggers, see the page_keys migration), each with a
+ * trigram index; by resource, the resources' names (trigram index), then their roles and packages
+ * by key, collected first (an InitPlan) and fetched by primary key. A search is planned for its
+ * words (plannedPerCall), so the planner knows how many a word matches. With `order`, the matches
+ * come sorted, so a page checks the policies of the packages it shows, not of every match.
+ * Searches hold no control characters (queryText removes them), so a search never matches across
+ * the lines of search_text.
  */
+/** Three letters or digits in a row: a trigram index can narrow the search. */
+const hasTrigram = (q: string) => /[\p{L}\p{N}]{3}/u.test(q);
+
 function searchMatches(db: Knex, requestor: Requestor, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
   const pattern = `%${escapeLike(search.q)}%`;
-  const inDirectory = () => db('access_packages as n').where('n.directory_id', requestor.directoryId).select('n.id');
-  const byResource = () => {
+  const matches = db('access_packages as m')
+    .where('m.directory_id', requestor.directoryId)
+    .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));
+  if (search.field === 'name') matches.whereRaw('lower(m.name) like ?', [pattern]);
+  else if (search.field === 'all') matches.whereRaw('m.search_text like ?', [pattern]);
+  else if (!hasTrigram(search.q)) {
+    // Most packages have a resource whose name holds one or two given letters: checked package by package.
+    matches.whereExists(
+      db('access_package_resource_roles as aprr')
+        .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
+        .join('resources as r', 'r.id', 'rr.resource_id')
+        .whereRaw('aprr.access_package_id = m.id')
+        .whereRaw('lower(r.name) like ?', [pattern])
+        .select(db.raw('1')),
+    );
+  } else {
     const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
     const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
-    return db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).distinct('aprr.access_package_id as id');
-  };
-  const ids =
-    search.field === 'name'
-      ? inDirectory().whereRaw('lower(n.name) like ?', [pattern])
-      : search.field === 'resources'
-        ? byResource()
-        : inDirectory().whereRaw('n.search_text like ?', [pattern]);
-  const matches = db('access_packages as m')
-    .whereRaw('m.id = any(array(?))', [ids])
-    .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));
+    const ids = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).distinct('aprr.access_package_id as id');
+    matches.whereRaw('m.id = any(array(?))', [ids]);
+  }
   if (order) matches.orderByRaw(`lower(m.name) ${order}, m.id ${order}`);
   return matches;
 }
@@ -60,8 +71,11 @@ function searchMatches(db: Knex, requestor: Requestor, search: { q: string; fiel
  * checks the policies of the packages it shows, not of every match.
  */
 function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
-  // How many a search matches ("a" or "payroll") decides its best plan.
-  const base: Knex.QueryBuilder = search.q ? plannedPerCall(db.from(searchMatches(db, requestor, search, order).as('p'))) : db('access_packages as p');
+  // How many a search matches ("a" or "payroll") decides its best plan. A word of three letters or
+  // digits has trigrams: its matches are read from the index and sorted, wherever they fall in
+  // name order ("Payroll …" would be a walk through the names from A to P). A shorter search has
+  // none, matches most packages, and is read in name order until a page is found.
+  const base: Knex.QueryBuilder = search.q ? plannedPerCall(db.from(searchMatches(db, requestor, search, hasTrigram(search.q) ? (order ?? 'asc') : undefined).as('p'))) : db('access_packages as p');
   const q = base
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.directory_id', requestor.directoryId)

@@ -69,6 +69,20 @@ describe('searching 6,000 access packages', () => {
       expect(text).toContain('payroll');
     }
   });
+
+  for (const field of ['all', 'name', 'resources'] as const) {
+    it(`by ${field}, a search too short for a trigram ("a") reads packages in name order until a page is found, without sorting every match`, async () => {
+      const { result, plan } = await withFirstPlan(() => listAvailable(db, requestor, new Date(), { q: 'a', field }, {}, 20));
+      expect(result).toHaveLength(21);
+      for (const p of result) {
+        const text = field === 'name' ? p.name : field === 'resources' ? p.resources.map((r) => r.resourceName).join(' ') : `${p.name} ${p.description} ${p.resources.map((r) => r.resourceName).join(' ')}`;
+        expect(text.toLowerCase()).toContain('a');
+      }
+      expect(result.map((p) => p.sortName)).toEqual(result.map((p) => p.sortName).sort());
+      expect(plan, plan).toMatch(/Index Scan using access_packages_listing on access_packages/);
+      expect(plan, plan).not.toMatch(/Sort/);
+    });
+  }
 });
 
 /** Runs a data function and returns its result with the plan of the first statement it sent. */
