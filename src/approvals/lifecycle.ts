@@ -8,6 +8,17 @@ import { requestorFactsMany, resolveEscalationApprovers } from './approvers.ts';
 /** Rows a sweep step takes per transaction. */
 export const BATCH = 5000;
 
+/** Whether this request waits on a stage whose deadline has passed (read without locks, to skip a transaction when not). */
+export async function hasOverdueStage(db: Knex, requestId: string, now: Date): Promise<boolean> {
+  const row = await db('request_stages as s')
+    .join('requests as r', 'r.id', 's.request_id')
+    .where('r.id', requestId)
+    .whereRaw("s.state = 'pending' and r.state = 'pendingApproval'")
+    .where('s.due_at', '<=', now)
+    .first(db.raw('1 as one'));
+  return Boolean(row);
+}
+
 /**
  * Requests whose current stage passed its deadline become Expired, in batches, set-based. Rows
  * are taken FOR UPDATE SKIP LOCKED, so several Portico processes sweeping at once never expire the

@@ -4,13 +4,13 @@ import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, FieldErrors, notFound } from '../errors.ts';
 import type { Notifier } from '../notifications/notifier.ts';
-import { requestDetails, requestTimeline, type RequestDetails } from '../requests/data.ts';
+import { requestDetails, requestNames, requestTimeline } from '../requests/data.ts';
 import { deliverRequest } from '../requests/delivery.ts';
 import { closeApproverItems } from '../requests/service.ts';
 import { describeTimeline } from '../requests/timeline.ts';
 import { serializeKey, toPage, type Page, type PageRequest } from '../shared/keyset.ts';
 import { approverStages, countPendingForApprover, decisionsBy, pendingForApprover, requestorProfile, type PastDecision, type PendingApproval } from './data.ts';
-import { expireDueStages } from './lifecycle.ts';
+import { expireDueStages, hasOverdueStage } from './lifecycle.ts';
 import { startStage } from './stages.ts';
 
 const PAGE_SIZE = 20;
@@ -67,11 +67,13 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
      * approver and a cancel, or an approver and the timeout are decided one after the other: the
      * second finds the stage no longer pending and gets a 409 saying what happened.
      */
-    async decide(user: CurrentUser, requestId: string, input: DecisionInput, actor: Actor): Promise<{ request: RequestDetails; outcome: 'approved' | 'denied' | 'nextStage' | 'delivered' | 'scheduled' | 'deliveryFailed' | 'noApprover' }> {
+    async decide(user: CurrentUser, requestId: string, input: DecisionInput, actor: Actor): Promise<{ request: { requestorName: string; packageName: string }; outcome: 'approved' | 'denied' | 'nextStage' | 'delivered' | 'scheduled' | 'deliveryFailed' | 'noApprover' }> {
       const decision = input.decision === 'approve' || input.decision === 'deny' ? input.decision : null;
       const justification = input.justification.trim();
       // The deadline may have passed before the sweep noticed: the timeout wins, as it would have.
-      await db.transaction((trx) => expireDueStages(trx, clock.now(), systemActor('lifecycle'), notifier, { requestId }));
+      if (await hasOverdueStage(db, requestId, clock.now())) {
+        await db.transaction((trx) => expireDueStages(trx, clock.now(), systemActor('lifecycle'), notifier, { requestId }));
+      }
       const result = await db.transaction(async (trx) => {
         const now = clock.now();
         const r = await trx('requests').where({ id: requestId }).forUpdate().first('id', 'state', 'directory_id', 'target_user_id', 'current_stage');
@@ -120,8 +122,7 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
         await trx('requests').where({ id: requestId }).update({ state: 'approved', updated_at: now });
         return deliverRequest(trx, requestId, now, actor, notifier);
       });
-      const request = (await requestDetails(db, requestId))!;
-      return { request, outcome: result };
+      return { request: (await requestNames(db, requestId))!, outcome: result };
     },
   };
 }

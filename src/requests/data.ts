@@ -139,6 +139,16 @@ export interface RequestDetails extends RequestSummary {
   assignment: { id: string; state: string; startsAt: Date; endsAt: Date | null; endedAt: Date | null } | null;
 }
 
+/** Who asked for what, for a message about the request. */
+export async function requestNames(db: Knex, id: string): Promise<{ requestorName: string; packageName: string } | null> {
+  const row = await db('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .join('users as u', 'u.id', 'r.target_user_id')
+    .where('r.id', id)
+    .first('u.display_name as requestorName', 'p.name as packageName');
+  return row ?? null;
+}
+
 export async function requestDetails(db: Knex, id: string): Promise<RequestDetails | null> {
   const r = await db('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
