@@ -100,6 +100,28 @@ describe('access review races', () => {
     expect(seen.size).toBeGreaterThanOrEqual(1);
   });
 
+  it('a decision while a fellow reviewer is being deleted waits for the deletion, then counts for the reviewers who remain', async () => {
+    await resetReviews(database, t.clock, [specificReview()]);
+    await sweepAndQueueEmails(deps(), t.clock.now());
+    const instance = await instanceOf(db, REVIEW.specific);
+    const ada = await signIn(t.app, USER.admin);
+    const otto = await itemId(db, instance.id, USER.other);
+    const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+    const lia = (await db('users').where({ email: USER.lead }).first('id')).id;
+    // Lia reviews Otto's item too; her deletion is not committed yet when Ada decides.
+    const trx = await db.transaction();
+    await trx('assignments').where({ user_id: lia }).delete();
+    await trx('users').where({ id: lia }).delete();
+    const decision = ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'approve', justification: 'Checked.' });
+    const settled = decision.then((r) => r);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await trx.commit();
+    expect((await settled).status).toBe(303);
+    const progress = await db('access_review_progress').where({ instance_id: instance.id }).select('user_id', 'total', 'decided');
+    expect(progress).toEqual([{ user_id: (await db('users').where({ email: USER.admin }).first('id')).id, total: 3, decided: 1 }]);
+    expect(await checkIntegrity(db)).toEqual([]);
+  });
+
   it('two reviewers of the same items deciding and accepting recommendations at once: no deadlock, and each one’s progress adds up', async () => {
     for (let round = 0; round < 4; round++) {
       await resetReviews(database, t.clock, [specificReview()]);
