@@ -25,19 +25,20 @@ function escapeLike(text: string): string {
   return text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** Three letters or digits in a row: a trigram index can narrow the search. */
+const hasTrigram = (q: string) => /[\p{L}\p{N}]{3}/u.test(q);
+
 /**
  * The packages a search matches: by name, lower(name); in all three, search_text (name,
  * description and resource names, kept by triggers, see the page_keys migration), each with a
  * trigram index; by resource, the resources' names (trigram index), then their roles and packages
- * by key, collected first (an InitPlan) and fetched by primary key. A search is planned for its
+ * by key, collected first (an InitPlan) and fetched by primary key, or, for a search too short for
+ * a trigram, each package's resources checked as packages are read. A search is planned for its
  * words (plannedPerCall), so the planner knows how many a word matches. With `order`, the matches
  * come sorted, so a page checks the policies of the packages it shows, not of every match.
  * Searches hold no control characters (queryText removes them), so a search never matches across
  * the lines of search_text.
  */
-/** Three letters or digits in a row: a trigram index can narrow the search. */
-const hasTrigram = (q: string) => /[\p{L}\p{N}]{3}/u.test(q);
-
 function searchMatches(db: Knex, requestor: Requestor, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
   const pattern = `%${escapeLike(search.q)}%`;
   const matches = db('access_packages as m')

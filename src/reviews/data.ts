@@ -57,7 +57,7 @@ const listColumns = (db: Knex) => [
 /** Reviews waiting for this reviewer, soonest end first (keyset on ends_at, instance id). */
 export async function pendingForReviewer(db: Knex, userId: string, now: Date, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
   const q = withScope(
-    plannedPerCall(db('access_review_instances as i'))
+    db('access_review_instances as i')
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
       .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
   )
@@ -73,7 +73,7 @@ export async function pendingForReviewer(db: Knex, userId: string, now: Date, pa
 /** Reviews this reviewer took part in that have ended, most recently ended first (keyset on ended_at, instance id). */
 export async function endedForReviewer(db: Knex, userId: string, page: PageRequest, limit: number): Promise<ReviewListItem[]> {
   const q = withScope(
-    plannedPerCall(db('access_review_instances as i'))
+    db('access_review_instances as i')
       .join('access_reviews as r', 'r.id', 'i.access_review_id')
       .join(myCounts(db, userId), 'm.instance_id', 'i.id'),
   )

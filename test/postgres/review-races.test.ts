@@ -35,6 +35,17 @@ async function admin(): Promise<CurrentUser> {
   return { id: row.id, email: USER.admin, displayName: 'Ada Admin', type: 'member', isAdmin: true, ownsCatalogs: false, directory: { id: row.directory_id, hint: row.hint, name: row.name } };
 }
 
+/** A fresh instance of the specific review, and Ada (one of its reviewers) on the page of Otto's item. */
+async function adaOpensOttosItem() {
+  await resetReviews(database, t.clock, [specificReview()]);
+  await sweepAndQueueEmails(deps(), t.clock.now());
+  const instance = await instanceOf(db, REVIEW.specific);
+  const ada = await signIn(t.app, USER.admin);
+  const otto = await itemId(db, instance.id, USER.other);
+  const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+  return { instance, ada, otto, page };
+}
+
 describe('access review races', () => {
   it('two sweeps at once start an instance once, with one email per reviewer', async () => {
     await resetReviews(database, t.clock, [specificReview()]);
@@ -46,12 +57,7 @@ describe('access review races', () => {
   });
 
   it('a decision racing the end of the review and two sweeps: the review ends and applies once, and the late decision is refused', async () => {
-    await resetReviews(database, t.clock, [specificReview()]);
-    await sweepAndQueueEmails(deps(), t.clock.now());
-    const instance = await instanceOf(db, REVIEW.specific);
-    const ada = await signIn(t.app, USER.admin);
-    const otto = await itemId(db, instance.id, USER.other);
-    const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+    const { instance, ada, otto, page } = await adaOpensOttosItem();
     t.clock.set(instance.ends_at);
     const [decision, a, b] = await Promise.all([
       ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'deny', justification: 'Too late.' }),
@@ -70,12 +76,7 @@ describe('access review races', () => {
   it('a Deny racing an administrator’s stop: either the Deny counts and removes the access, or it is refused and the access kept', async () => {
     const seen = new Set<number>();
     for (let round = 0; round < 6; round++) {
-      await resetReviews(database, t.clock, [specificReview()]);
-      await sweepAndQueueEmails(deps(), t.clock.now());
-      const instance = await instanceOf(db, REVIEW.specific);
-      const ada = await signIn(t.app, USER.admin);
-      const otto = await itemId(db, instance.id, USER.other);
-      const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+      const { instance, ada, otto, page } = await adaOpensOttosItem();
       const user = await admin();
       const [decision, stop] = await Promise.allSettled([
         ada.post(`/access-reviews/${instance.id}/items/${otto}`).type('form').send({ _csrf: csrfFrom(page.text), decision: 'deny', justification: 'Gone.' }),
@@ -101,12 +102,7 @@ describe('access review races', () => {
   });
 
   it('a decision while a fellow reviewer is being deleted waits for the deletion, then counts for the reviewers who remain', async () => {
-    await resetReviews(database, t.clock, [specificReview()]);
-    await sweepAndQueueEmails(deps(), t.clock.now());
-    const instance = await instanceOf(db, REVIEW.specific);
-    const ada = await signIn(t.app, USER.admin);
-    const otto = await itemId(db, instance.id, USER.other);
-    const page = await ada.get(`/access-reviews/${instance.id}/items/${otto}`);
+    const { instance, ada, otto, page } = await adaOpensOttosItem();
     const lia = (await db('users').where({ email: USER.lead }).first('id')).id;
     // Lia reviews Otto's item too; her deletion is not committed yet when Ada decides.
     const trx = await db.transaction();
