@@ -175,6 +175,9 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
   };
 }
 
+/** Literal, so that a kept plan can use the partial index assignments_one_live. */
+const LIVE = "a.state in ('scheduled', 'delivered')";
+
 export interface AssignmentListItem {
   id: string;
   accessPackageId: string;
@@ -199,16 +202,30 @@ const assignmentColumns = [
   'a.end_reason as endReason',
 ];
 
-/** Current and scheduled access, soonest-ending first. */
-export async function liveAssignments(db: Knex, userId: string): Promise<AssignmentListItem[]> {
-  return db('assignments as a')
+/**
+ * Current and scheduled access, soonest-ending first (access that never ends last), then by
+ * package name: by keyset on (ends_at, lower(name), id). One person's live assignments are few
+ * enough to sort; the key is there so that none is ever out of reach.
+ */
+export async function liveAssignments(db: Knex, userId: string, page: PageRequest, limit: number): Promise<(AssignmentListItem & { sortName: string })[]> {
+  const q = db('assignments as a')
     .join('access_packages as p', 'p.id', 'a.access_package_id')
     .join('policies as pol', 'pol.id', 'a.policy_id')
     .where('a.user_id', userId)
-    .whereIn('a.state', ['scheduled', 'delivered'])
-    .orderByRaw('a.ends_at asc nulls last, p.name asc')
-    .limit(500)
-    .select(assignmentColumns);
+    .whereRaw(LIVE)
+    .select([...assignmentColumns, db.raw('lower(p.name) as "sortName"')]);
+  const key = `(coalesce(a.ends_at, 'infinity'::timestamptz), lower(p.name), a.id)`;
+  const cursor = `(coalesce(?::timestamptz, 'infinity'::timestamptz), ?, ?::uuid)`;
+  if (page.after) q.whereRaw(`${key} > ${cursor}`, page.after as [Date | null, string, string]);
+  if (page.before) q.whereRaw(`${key} < ${cursor}`, page.before as [Date | null, string, string]);
+  const dir = page.before ? 'desc' : 'asc';
+  return q.orderByRaw(`coalesce(a.ends_at, 'infinity'::timestamptz) ${dir}, lower(p.name) ${dir}, a.id ${dir}`).limit(limit + 1);
+}
+
+/** How many packages this person has access to now or from a scheduled start. */
+export async function countLiveAssignments(db: Knex, userId: string): Promise<number> {
+  const row = await db('assignments as a').where('a.user_id', userId).whereRaw(LIVE).first(db.raw('count(*)::int as n'));
+  return Number(row?.n ?? 0);
 }
 
 /** Ended access, most recently ended first, by keyset on (ended_at, id). */

@@ -51,8 +51,8 @@ export function accessPackageRoutes(services: Services): Router {
   });
 
   router.get('/access-packages/active', async (req, res) => {
-    const assignments = await accessPackages.active(req.user!);
-    render(req, res, 'access-packages/active', { title: 'Active access packages', tab: 'active', assignments });
+    const { page, total } = await accessPackages.active(req.user!, pageRequestFrom(req.query, ['dateOrNull', 'string', 'uuid']));
+    render(req, res, 'access-packages/active', { title: 'Active access packages', tab: 'active', page, total });
   });
 
   router.get('/access-packages/expired', async (req, res) => {

@@ -3,7 +3,7 @@ import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
 import { openRequestFor } from '../requests/data.ts';
-import { countAvailable, expiredAssignments, heldPackageIds, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
+import { countAvailable, countLiveAssignments, expiredAssignments, heldPackageIds, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
 
 /** A row of Available, with what the person already has of it: the row then offers no Request access. */
 export interface AvailablePackage extends PackageListItem {
@@ -42,7 +42,11 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
       const items = listed.page.items.map((p) => ({ ...p, held: held.has(p.id), openRequestId: openByPackage.get(p.id) ?? null }));
       return { page: { ...listed.page, items }, total: listed.total };
     },
-    active: (user: CurrentUser): Promise<AssignmentListItem[]> => liveAssignments(db, user.id),
+    /** The Active tab: access now or from a scheduled start, a page at a time, with how many in all. */
+    async active(user: CurrentUser, page: PageRequest): Promise<{ page: Page<AssignmentListItem>; total: number }> {
+      const [rows, total] = await Promise.all([liveAssignments(db, user.id, page, PACKAGE_PAGE_SIZE), countLiveAssignments(db, user.id)]);
+      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [r.endsAt ? serializeKey(r.endsAt) : null, r.sortName, r.id]), total };
+    },
     async expired(user: CurrentUser, page: PageRequest): Promise<Page<AssignmentListItem>> {
       const rows = await expiredAssignments(db, user.id, page, PACKAGE_PAGE_SIZE);
       return toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [serializeKey(r.endedAt), r.id]);

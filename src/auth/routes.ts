@@ -230,8 +230,11 @@ export function directoryLinkRoutes(auth: AuthService): Router {
     const directory = await auth.directoryByHint(hint);
     if (!directory) return next(unknownDirectory(hint));
     const rest = (req.params as { rest?: string[] }).rest;
-    const target = safeReturnTo(rest?.length ? `/${rest.map(encodeURIComponent).join('/')}` : '/access-packages');
-    const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}\/?$/i.test(target);
+    const path = rest?.length ? `/${rest.map(encodeURIComponent).join('/')}` : '/access-packages';
+    const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}\/?$/i.test(path);
+    // The query goes along: a shared /@hint/access-packages?q=payroll lands on that search.
+    const query = req.originalUrl.indexOf('?');
+    const target = safeReturnTo(query === -1 ? path : path + req.originalUrl.slice(query));
     if (req.user && req.user.directory.id === directory.id && !forced) return res.redirect(303, target);
     const signInUrl = `/sign-in?${new URLSearchParams({ directory: directory.hint, returnTo: target, force: forced ? '1' : '0' })}`;
     if (!req.user) return res.redirect(303, signInUrl);

@@ -20,8 +20,14 @@ export function encodeCursor(key: unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-type KeyPart = 'string' | 'number' | 'date' | 'uuid';
+/** `dateOrNull`: a date that may be missing, as an end date that never comes (sorted last). */
+type KeyPart = 'string' | 'number' | 'date' | 'dateOrNull' | 'uuid';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Dates PostgreSQL can compare with: a year JavaScript accepts, such as -271821, would make it fail.
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+const isStorableDate = (t: number) => t >= EARLIEST && t <= LATEST;
 
 export function decodeCursor(value: unknown, shape: KeyPart[]): unknown[] | undefined {
   // Room for a key of 400 characters of up to four bytes each, base64-encoded with the rest of the key.
@@ -30,13 +36,14 @@ export function decodeCursor(value: unknown, shape: KeyPart[]): unknown[] | unde
     const key = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as unknown;
     if (!Array.isArray(key) || key.length !== shape.length) return undefined;
     const ok = key.every((v, i) => {
-      if (shape[i] === 'date') return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+      if (shape[i] === 'date' || (shape[i] === 'dateOrNull' && v !== null)) return typeof v === 'string' && isStorableDate(Date.parse(v));
+      if (shape[i] === 'dateOrNull') return true;
       if (shape[i] === 'uuid') return typeof v === 'string' && UUID.test(v);
       if (shape[i] === 'number') return typeof v === 'number' && Number.isFinite(v);
       // Text the database can store: no NUL, no broken surrogates.
       return typeof v === 'string' && v.length <= 400 && !/\u0000/.test(v) && v.isWellFormed();
     });
-    return ok ? key.map((v, i) => (shape[i] === 'date' ? new Date(v as string) : v)) : undefined;
+    return ok ? key.map((v, i) => ((shape[i] === 'date' || shape[i] === 'dateOrNull') && v !== null ? new Date(v as string) : v)) : undefined;
   } catch {
     return undefined;
   }

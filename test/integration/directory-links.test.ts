@@ -81,6 +81,14 @@ describe('directory-hint links', () => {
     expect(approvals.headers.location).toBe('/approvals/history');
     const elsewhere = await agent.get('/@contoso.test/approvals');
     expect(elsewhere.headers.location).toBe('/sign-in?directory=contoso.test&returnTo=%2Fapprovals&force=0');
+    // The query string goes along, through sign-in, to the page it names (signed out by the link above).
+    const search = await agent.get('/@fabrikam.test/access-packages?q=wiki&field=name');
+    expect(search.headers.location).toBe(`/sign-in?directory=fabrikam.test&returnTo=${encodeURIComponent('/access-packages?q=wiki&field=name')}&force=0`);
+    const signedIn = await signInThroughForm(agent, search.headers.location, USER.other);
+    expect(signedIn.res.headers.location).toBe('/access-packages?q=wiki&field=name');
+    expect((await agent.get('/@fabrikam.test/access-packages?q=wiki')).headers.location).toBe('/access-packages?q=wiki');
+    const forced = await agent.get(`/@fabrikam.test/access-packages/${PKG.wiki}?policy=x`);
+    expect(forced.headers.location).toBe(`/sign-in?directory=fabrikam.test&returnTo=${encodeURIComponent(`/access-packages/${PKG.wiki}?policy=x`)}&force=1`);
   });
 
   it('answers an unknown directory with a clear not-found page', async () => {

@@ -152,6 +152,58 @@ describe('Access packages: Available', () => {
     const broken = await agent.get('/access-packages?after=%7B%7Bnot-a-cursor');
     expect(names(broken.text)[0]).toBe('Package 00');
   }, 60_000);
+
+  it('pages through Active access, soonest to end first and never-ending last, every package once', async () => {
+    const big = fabrikam({ hint: 'active.test', name: 'Active' });
+    const template = big.catalogs[0].accessPackages[1];
+    big.catalogs[0].accessPackages = Array.from({ length: 45 }, (_, i) => ({
+      ...template,
+      id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`,
+      name: `Package ${String(i).padStart(2, '0')}`,
+      incompatibleWith: [],
+    }));
+    big.catalogs = [big.catalogs[0]];
+    await seedDirectory(database, big, t.clock);
+    const person = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': 'active.test', 'u.email': USER.other }).first('u.id', 'u.directory_id');
+    await db('users').where({ id: person.id }).update({ password_hash: (await db('users').where({ email: USER.other }).first('password_hash')).password_hash });
+    const packages = await db('access_packages as p').join('policies as pol', 'pol.access_package_id', 'p.id').where('p.directory_id', person.directory_id).whereLike('p.name', 'Package %').distinctOn('p.name').orderBy('p.name').select('p.id', 'p.name', 'pol.id as policyId');
+    expect(packages).toHaveLength(45);
+    // Fifteen never end; the others end on ten different days, several on the same day.
+    const now = t.clock.now();
+    const endOf = (i: number) => (i < 15 ? null : new Date(now.getTime() + ((i * 7) % 10 + 1) * 86_400_000));
+    await db('assignments').insert(packages.map((p, i) => ({
+      directory_id: person.directory_id, access_package_id: p.id, policy_id: p.policyId, user_id: person.id,
+      origin: 'admin', state: 'delivered', starts_at: new Date(now.getTime() - 86_400_000), ends_at: endOf(i),
+    })));
+    const expected = packages.map((p, i) => ({ name: p.name as string, end: endOf(i)?.getTime() ?? Infinity }))
+      .sort((a, b) => a.end - b.end || a.name.localeCompare(b.name)).map((p) => p.name);
+
+    const agent = await signIn(t.app, USER.other, { directory: 'Active' });
+    const names = (html: string) => [...html.matchAll(/>(Package \d\d)<\/a>/g)].map((m) => m[1]);
+    const seen: string[] = [];
+    let path: string | undefined = '/access-packages/active';
+    let pages = 0;
+    let last = '';
+    while (path) {
+      const res = await agent.get(path);
+      last = res.text;
+      expect(res.status).toBe(200);
+      expect(res.text).toContain('You have 45 active access packages, soonest to end first.');
+      seen.push(...names(res.text));
+      pages++;
+      path = /<a href="([^"]+)"[^>]*rel="next">Next page<\/a>/.exec(res.text)?.[1].replaceAll('&amp;', '&');
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(expected);
+
+    const back = await agent.get(/<a href="([^"]+)"[^>]*rel="prev"/.exec(last)![1].replaceAll('&amp;', '&'));
+    expect(names(back.text)).toEqual(expected.slice(20, 40));
+    for (const broken of ['%7B%7Bnot-a-cursor', Buffer.from(JSON.stringify(['infinity', 'a', 'b'])).toString('base64url')]) {
+      const res = await agent.get(`/access-packages/active?after=${broken}`);
+      expect(res.status).toBe(200);
+      expect(names(res.text)).toEqual(expected.slice(0, 20));
+    }
+  }, 60_000);
 });
 
 describe('the package pane', () => {

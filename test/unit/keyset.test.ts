@@ -17,5 +17,15 @@ describe('page cursors', () => {
     expect(decodeCursor(encodeCursor(['name', 'not-a-uuid']), ['string', 'uuid'])).toBeUndefined();
     expect(decodeCursor('A'.repeat(5000), ['string', 'uuid'])).toBeUndefined();
     expect(decodeCursor('{{not-a-cursor', ['string', 'uuid'])).toBeUndefined();
+    // Dates JavaScript reads but PostgreSQL cannot compare with.
+    for (const date of ['-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z']) expect(decodeCursor(encodeCursor([date, ID]), ['date', 'uuid']), date).toBeUndefined();
+  });
+
+  it('carry a missing date, as the end of access that never ends, and refuse anything else there', () => {
+    const end = new Date('2027-04-15T09:00:00.000Z');
+    expect(decodeCursor(encodeCursor([null, 'wiki', ID]), ['dateOrNull', 'string', 'uuid'])).toEqual([null, 'wiki', ID]);
+    expect(decodeCursor(encodeCursor([end.toISOString(), 'wiki', ID]), ['dateOrNull', 'string', 'uuid'])).toEqual([end, 'wiki', ID]);
+    for (const bad of ['infinity', 'never', 12, true]) expect(decodeCursor(encodeCursor([bad, 'wiki', ID]), ['dateOrNull', 'string', 'uuid']), String(bad)).toBeUndefined();
+    expect(decodeCursor(encodeCursor([null, ID]), ['date', 'uuid'])).toBeUndefined();
   });
 });
