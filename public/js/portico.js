@@ -2,6 +2,7 @@
 // - focus management: on page load an error summary or message banner takes focus; after an htmx
 //   swap, focus moves into the new content (its message, what it marks, else where focus was lost,
 //   its caption or heading);
+// - Enter in a search field inside a larger form presses its Find button (data-enter-clicks);
 // - My Access style links, /@<hint>#/access-packages/<id>: the fragment never reaches the server,
 //   so here it becomes where to go after signing in.
 (function () {
@@ -45,6 +46,16 @@
       input.insertAdjacentElement('afterend', button);
     });
   }
+  // Enter in a field marked data-enter-clicks="<id>" presses that button (a Find beside the field)
+  // instead of the form's first one (its Save).
+  document.addEventListener('keydown', function (event) {
+    var field = event.target;
+    if (event.key !== 'Enter' || !field || !field.getAttribute || !field.getAttribute('data-enter-clicks')) return;
+    var button = document.getElementById(field.getAttribute('data-enter-clicks'));
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
   document.addEventListener('DOMContentLoaded', function () {
     followFragmentLink();
     focusMessage(document);

@@ -10,6 +10,7 @@ import type { CatalogInput, PackageInput, ResourceInput } from './catalog-servic
 import { applyFormAction, MAX_STAGES, PolicyFormInvalid, readPolicyForm, type FilePolicy } from './policy-form.ts';
 import { scopeOf } from './routes.ts';
 import { adminNotFound } from './scope.ts';
+import { PACKAGE_CHECKBOXES_MAX, PACKAGE_MATCHES_MAX } from './data.ts';
 
 const lines = (text: string) =>
   text
@@ -180,20 +181,23 @@ export function catalogAdminRoutes(services: Services): Router {
     );
   });
 
-  const showPackage = async (req: Request, res: Response, id: string, extra: { values?: PackageInput; errors?: ValidationFailed['errors']; status?: number } = {}) => {
+  const showPackage = async (req: Request, res: Response, id: string, extra: { values?: PackageInput; errors?: ValidationFailed['errors']; status?: number; find?: string } = {}) => {
     const scope = scopeOf(res);
-    const data = await catalogs.getPackage(scope, id, extra.values?.incompatibleWith);
+    const data = await catalogs.getPackage(scope, id, extra.values?.incompatibleWith, extra.find);
     const values = extra.values ?? { ...data.pkg, resourceRoles: data.selectedRoles, incompatibleWith: data.incompatible };
     // Shown again with errors, the form keeps the version it was opened at.
     const version = extra.values?.version || data.version;
-    render(req, res, 'admin/packages/show', { title: data.pkg.name, scope, ...data, version, values, errors: extra.errors }, { status: extra.status ?? (extra.errors ? 422 : 200) });
+    render(req, res, 'admin/packages/show', { title: data.pkg.name, scope, ...data, version, values, errors: extra.errors, find: extra.find ?? null, packageCheckboxesMax: PACKAGE_CHECKBOXES_MAX, packageMatchesMax: PACKAGE_MATCHES_MAX }, { status: extra.status ?? (extra.errors ? 422 : 200) });
   };
 
   router.get('/admin/access-packages/:id', (req, res) => showPackage(req, res, uuidParam(req)));
 
   router.post('/admin/access-packages/:id', async (req, res) => {
     const id = uuidParam(req);
-    const input = readPackage(FormBody.of(req));
+    const form = FormBody.of(req);
+    const input = readPackage(form);
+    // "Find" in the incompatible-packages picker: the form is drawn again with what was typed, and saved only by Save.
+    if (form.text('action') === 'findIncompatible') return showPackage(req, res, id, { values: input, find: form.text('incompatibleFind').slice(0, 200) });
     await saving(
       res,
       async () => {

@@ -211,8 +211,11 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
       });
     },
 
-    /** A package and what its form offers; `shown` are incompatible packages a re-shown form has ticked. */
-    async getPackage(scope: AdminScope, id: string, shown: string[] = []) {
+    /**
+     * A package and what its form offers; `shown` are incompatible packages a re-shown form has
+     * ticked, `find` what its picker was asked to find (in a directory with many packages).
+     */
+    async getPackage(scope: AdminScope, id: string, shown: string[] = [], find = '') {
       const version = await packageVersion(db, id); // before what the form shows, as in get()
       const pkg = await packageInScope(db, scope, id);
       if (!pkg) throw adminNotFound();
@@ -222,7 +225,7 @@ export function createCatalogAdmin(deps: { db: Knex; clock: Clock }) {
         resourcesElsewhereOfPackage(db, id, pkg.catalogId),
         policiesOfPackage(db, id),
         roleKeysOfPackage(db, id),
-        otherPackages(db, scope.directoryId, id, [...incompatible, ...shown]),
+        otherPackages(db, scope.directoryId, id, [...incompatible, ...shown], find),
       ]);
       return { pkg, resources: [...ownResources, ...resourcesElsewhere], policies, selectedRoles: grants, incompatible, others, version };
     },

@@ -159,8 +159,27 @@ export async function groupsOfDirectory(db: Knex, directoryId: string): Promise<
   return rows.length > GROUP_CHECKBOXES_MAX ? null : rows;
 }
 
-/** Other packages of the directory to offer as incompatible: the first 500, and always the ones already chosen. */
-export async function otherPackages(db: Knex, directoryId: string, except: string, chosen: string[] = []): Promise<{ id: string; name: string; catalogName: string }[]> {
+/** A directory with more packages than this lists none but the chosen ones: the rest are found by name. */
+export const PACKAGE_CHECKBOXES_MAX = 100;
+/** How many packages a search of the incompatible-packages picker shows. */
+export const PACKAGE_MATCHES_MAX = 50;
+
+type PackageChoice = { id: string; name: string; catalogName: string };
+
+export interface PackageChoices {
+  options: PackageChoice[];
+  /** Every other package of the directory is among the options. */
+  complete: boolean;
+  /** With `find`: how many packages it found (up to PACKAGE_MATCHES_MAX + 1: "more than"). */
+  found?: number;
+}
+
+/**
+ * Other packages of the directory to offer as incompatible, catalog by catalog in name order,
+ * always with the ones already chosen: all of them in a directory of up to PACKAGE_CHECKBOXES_MAX,
+ * else the chosen ones and those whose name contains `find`.
+ */
+export async function otherPackages(db: Knex, directoryId: string, except: string, chosen: string[] = [], find = ''): Promise<PackageChoices> {
   const q = () =>
     db('access_packages as p')
       .join('catalogs as c', 'c.id', 'p.catalog_id')
@@ -168,9 +187,15 @@ export async function otherPackages(db: Knex, directoryId: string, except: strin
       .whereNot('p.id', except)
       .select('p.id', 'p.name', 'c.name as catalogName');
   // Catalog by catalog in name order, read from catalogs_listing: 2 ms instead of sorting 20,000 packages (32 ms).
-  const first = await q().orderByRaw('lower(c.name), c.id, lower(p.name), p.id').limit(500);
+  const inOrder = 'lower(c.name), c.id, lower(p.name), p.id';
   const ids = chosen.filter(isUuid);
-  return withChosen(first, ids.length ? await q().whereIn('p.id', ids) : [], (p) => p.id, (p) => `${p.catalogName.toLowerCase()}\u0000${p.name.toLowerCase()}`);
+  const chosenRows: PackageChoice[] = ids.length ? await q().whereIn('p.id', ids) : [];
+  const order = (p: PackageChoice) => `${p.catalogName.toLowerCase()}\u0000${p.name.toLowerCase()}`;
+  const first: PackageChoice[] = await q().orderByRaw(inOrder).limit(PACKAGE_CHECKBOXES_MAX + 1);
+  if (first.length <= PACKAGE_CHECKBOXES_MAX) return { options: withChosen(first, chosenRows, (p) => p.id, order), complete: true };
+  if (!find.trim()) return { options: withChosen([], chosenRows, (p) => p.id, order), complete: false };
+  const found: PackageChoice[] = await plannedPerCall(q()).whereRaw('lower(p.name) like ?', [containsPattern(find.trim())]).orderByRaw(inOrder).limit(PACKAGE_MATCHES_MAX + 1);
+  return { options: withChosen(found.slice(0, PACKAGE_MATCHES_MAX), chosenRows, (p) => p.id, order), complete: false, found: found.length };
 }
 
 /** A bounded list with the chosen rows it did not reach added, in the list's order. */

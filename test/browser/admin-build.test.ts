@@ -4,7 +4,7 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { seedDirectory } from '../support/app.ts';
 import { expectAccessible, htmxSettled, signInWithBrowser, startBrowserHarness, visit, type BrowserHarness } from '../support/browser.ts';
-import { fabrikam, USER } from '../support/fixtures.ts';
+import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 
 let database: Database;
 let h: BrowserHarness;
@@ -125,5 +125,36 @@ describe.each([
     expect(await otto.getByRole('row', { name: new RegExp(`Lab console users ${suffix}.*Delivered`) }).count()).toBe(1);
     await admin.context().close();
     await otto.context().close();
+  });
+
+  it('finds incompatible packages by name in a directory with too many to list, and saves the one ticked', async () => {
+    const db = database.db;
+    const { directory_id } = await db('access_packages').where({ id: PKG.billingSubmit }).first('directory_id');
+    const [{ id: crowded }] = await db('catalogs').insert({ directory_id, name: `Crowded ${suffix}` }).returning('id');
+    await db.raw(`insert into access_packages (directory_id, catalog_id, name) select :directory_id, :crowded, :prefix || lpad(n::text, 3, '0') from generate_series(1, 120) as n`, { directory_id, crowded, prefix: `Crowd ${suffix} ` });
+    try {
+      const admin = await h.newPage({ javaScript: js });
+      await signInWithBrowser(admin, USER.admin);
+      await visit(admin, `/admin/access-packages/${PKG.billingSubmit}`);
+      await expectAccessible(admin, 'package page, many packages');
+      expect(await admin.getByRole('checkbox', { name: `Crowd ${suffix} 007` }).count()).toBe(0);
+      await admin.getByLabel('Find access packages by name').fill(`crowd ${suffix} 00`);
+      // With JavaScript, Enter in the field finds; without, Enter would save, so the button is pressed.
+      const find = js ? () => admin.getByLabel('Find access packages by name').press('Enter') : () => admin.getByRole('button', { name: 'Find', exact: true }).click();
+      await Promise.all([admin.waitForEvent('framenavigated'), find()]);
+      await admin.waitForLoadState('load');
+      await expectAccessible(admin, 'package page, found packages');
+      expect(await admin.textContent('main')).toContain(`9 access packages whose name contains “crowd ${suffix} 00” are listed above.`);
+      await admin.getByRole('checkbox', { name: `Crowd ${suffix} 007` }).check();
+      await go(admin, () => admin.getByRole('button', { name: 'Save access package' }).click(), new RegExp(`/admin/access-packages/${PKG.billingSubmit}$`), 'package saved');
+      expect(await admin.textContent('main')).toContain('Access package Billing: submit saved.');
+      expect(await admin.getByRole('checkbox', { name: `Crowd ${suffix} 007` }).isChecked()).toBe(true);
+      await admin.context().close();
+    } finally {
+      const ids = await db('access_packages').where({ catalog_id: crowded }).pluck('id');
+      await db('access_package_incompatibles').whereIn('access_package_id', ids).orWhereIn('incompatible_id', ids).delete();
+      await db('access_packages').where({ catalog_id: crowded }).delete();
+      await db('catalogs').where({ id: crowded }).delete();
+    }
   });
 });

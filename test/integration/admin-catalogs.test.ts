@@ -259,6 +259,29 @@ describe('resources and access packages', () => {
       const saved = await post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: ticked('incompatibleWith') });
       expect(saved.status).toBe(303);
       expect(await db('access_package_incompatibles').where({ access_package_id: PKG.billingSubmit }).pluck('incompatible_id')).toEqual([PKG.billingApprove]);
+      // 500 checkboxes would be a long page and still miss the rest: the chosen one is listed, the others are found by name.
+      expect(form).not.toContain('>Package 001<');
+      expect(form).toContain('<label class="field__label" for="incompatibleFind">Find access packages by name</label>');
+      const find = (text: string) => post(ada, page, page, { name: 'Billing: submit (typed)', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: ticked('incompatibleWith'), incompatibleFind: text, action: 'findIncompatible' });
+      const found = await find('package 00');
+      expect(found.status).toBe(200);
+      const labels = (html: string) => [...html.matchAll(/<label class="checkboxes__label" for="incompatibleWith[^"]*">([^<]+)<\/label>/g)].map((m) => m[1]);
+      expect(labels(found.text)).toEqual(['Package 001', 'Package 002', 'Package 003', 'Package 004', 'Package 005', 'Package 006', 'Package 007', 'Package 008', 'Package 009', 'Billing: approve']);
+      expect(found.text).toContain('9 access packages whose name contains “package 00” are listed above.');
+      // What was typed stays in the form, and nothing is saved until Save.
+      expect(found.text).toContain('value="Billing: submit (typed)"');
+      expect(found.text).toMatch(/name="incompatibleWith" type="checkbox" value="[^"]+" checked[^>]*>\s*<label class="checkboxes__label" for="[^"]+">Billing: approve</);
+      expect((await db('access_packages').where({ id: PKG.billingSubmit }).first('name')).name).toBe('Billing: submit');
+      expect((await find('package')).text).toContain('The first 50 access packages whose name contains “package” are listed above: type more of the name to find others.');
+      expect((await find('no such package')).text).toContain('No access package’s name contains “no such package”.');
+      // Ticked from the results and saved: both are incompatible now.
+      const package7 = (await db('access_packages').where({ catalog_id: crowded, name: 'Package 007' }).first('id')).id;
+      const both = await post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: [PKG.billingApprove, package7], action: 'save' });
+      expect(both.status).toBe(303);
+      expect((await db('access_package_incompatibles').where({ access_package_id: PKG.billingSubmit }).pluck('incompatible_id')).sort()).toEqual([PKG.billingApprove, package7].sort());
+      expect(labels((await ada.get(page)).text)).toEqual(['Package 007', 'Billing: approve']);
+      await db('access_package_incompatibles').where({ access_package_id: PKG.billingSubmit, incompatible_id: package7 }).delete();
+      await db('access_package_incompatibles').where({ access_package_id: package7 }).delete();
       // With 520 more groups, the policy editor asks for group keys, one per line, filled in with the policy's.
       const editor = `/admin/access-packages/${PKG.twoStage}/policies/${await policyId(db, PKG.twoStage, 'Two stages')}`;
       const policy = (await ada.get(editor)).text;

@@ -119,12 +119,19 @@ describe('administrators\' lists', () => {
     expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
   });
 
-  it('the incompatible-packages picker lists the first 500 other packages the same way', async () => {
-    const [except] = await packagesByCatalog(1);
-    const { result: packages, plan } = await withFirstPlan(() => otherPackages(db, requestor.directoryId, except));
-    expect(packages.map((p) => p.id)).toEqual((await packagesByCatalog(501)).slice(1));
+  it('the incompatible-packages picker lists the chosen packages and finds others by name, without reading every package', async () => {
+    const [except, chosen] = await packagesByCatalog(2);
+    const { result: choices, plan } = await withFirstPlan(() => otherPackages(db, requestor.directoryId, except));
+    // Too many to tick one by one: nothing but the chosen (none here), and a search.
+    expect(choices).toEqual({ options: [], complete: false });
     expect(plan, plan).toMatch(/Index Scan using catalogs_listing on catalogs/);
     expect(plan, plan).not.toMatch(/Seq Scan on access_packages/);
+    expect((await otherPackages(db, requestor.directoryId, except, [chosen])).options.map((p) => p.id)).toEqual([chosen]);
+    const word = (await db('access_packages').where({ id: chosen }).first('name')).name.split(' ')[0].toLowerCase();
+    const found = await otherPackages(db, requestor.directoryId, except, [chosen], word);
+    expect(found.found).toBeGreaterThan(0);
+    expect(found.options.map((p) => p.id)).toContain(chosen);
+    for (const p of found.options) if (p.id !== chosen) expect(p.name.toLowerCase()).toContain(word);
   });
 });
 
