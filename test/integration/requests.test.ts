@@ -164,44 +164,51 @@ describe('Access packages: Available', () => {
     }));
     big.catalogs = [big.catalogs[0]];
     await seedDirectory(database, big, t.clock);
-    const person = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': 'active.test', 'u.email': USER.other }).first('u.id', 'u.directory_id');
-    await db('users').where({ id: person.id }).update({ password_hash: (await db('users').where({ email: USER.other }).first('password_hash')).password_hash });
-    const packages = await db('access_packages as p').join('policies as pol', 'pol.access_package_id', 'p.id').where('p.directory_id', person.directory_id).whereLike('p.name', 'Package %').distinctOn('p.name').orderBy('p.name').select('p.id', 'p.name', 'pol.id as policyId');
-    expect(packages).toHaveLength(45);
-    // Fifteen never end; the others end on ten different days, several on the same day.
-    const now = t.clock.now();
-    const endOf = (i: number) => (i < 15 ? null : new Date(now.getTime() + ((i * 7) % 10 + 1) * 86_400_000));
-    await db('assignments').insert(packages.map((p, i) => ({
-      directory_id: person.directory_id, access_package_id: p.id, policy_id: p.policyId, user_id: person.id,
-      origin: 'admin', state: 'delivered', starts_at: new Date(now.getTime() - 86_400_000), ends_at: endOf(i),
-    })));
-    const expected = packages.map((p, i) => ({ name: p.name as string, end: endOf(i)?.getTime() ?? Infinity }))
-      .sort((a, b) => a.end - b.end || a.name.localeCompare(b.name)).map((p) => p.name);
+    try {
+      const person = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': 'active.test', 'u.email': USER.other }).first('u.id', 'u.directory_id');
+      await db('users').where({ id: person.id }).update({ password_hash: (await db('users').where({ email: USER.other }).first('password_hash')).password_hash });
+      const packages = await db('access_packages as p').join('policies as pol', 'pol.access_package_id', 'p.id').where('p.directory_id', person.directory_id).whereLike('p.name', 'Package %').distinctOn('p.name').orderBy('p.name').select('p.id', 'p.name', 'pol.id as policyId');
+      expect(packages).toHaveLength(45);
+      // Fifteen never end; the others end on ten different days, several on the same day.
+      const now = t.clock.now();
+      const endOf = (i: number) => (i < 15 ? null : new Date(now.getTime() + ((i * 7) % 10 + 1) * 86_400_000));
+      await db('assignments').insert(packages.map((p, i) => ({
+        directory_id: person.directory_id, access_package_id: p.id, policy_id: p.policyId, user_id: person.id,
+        origin: 'admin', state: 'delivered', starts_at: new Date(now.getTime() - 86_400_000), ends_at: endOf(i),
+      })));
+      const expected = packages.map((p, i) => ({ name: p.name as string, end: endOf(i)?.getTime() ?? Infinity }))
+        .sort((a, b) => a.end - b.end || a.name.localeCompare(b.name)).map((p) => p.name);
 
-    const agent = await signIn(t.app, USER.other, { directory: 'Active' });
-    const names = (html: string) => [...html.matchAll(/>(Package \d\d)<\/a>/g)].map((m) => m[1]);
-    const seen: string[] = [];
-    let path: string | undefined = '/access-packages/active';
-    let pages = 0;
-    let last = '';
-    while (path) {
-      const res = await agent.get(path);
-      last = res.text;
-      expect(res.status).toBe(200);
-      expect(res.text).toContain('You have 45 active access packages, soonest to end first.');
-      seen.push(...names(res.text));
-      pages++;
-      path = /<a href="([^"]+)"[^>]*rel="next">Next page<\/a>/.exec(res.text)?.[1].replaceAll('&amp;', '&');
-    }
-    expect(pages).toBe(3);
-    expect(seen).toEqual(expected);
+      const agent = await signIn(t.app, USER.other, { directory: 'Active' });
+      const names = (html: string) => [...html.matchAll(/>(Package \d\d)<\/a>/g)].map((m) => m[1]);
+      const seen: string[] = [];
+      let path: string | undefined = '/access-packages/active';
+      let pages = 0;
+      let last = '';
+      while (path) {
+        const res = await agent.get(path);
+        last = res.text;
+        expect(res.status).toBe(200);
+        expect(res.text).toContain('You have 45 active access packages, soonest to end first.');
+        seen.push(...names(res.text));
+        pages++;
+        path = /<a href="([^"]+)"[^>]*rel="next">Next page<\/a>/.exec(res.text)?.[1].replaceAll('&amp;', '&');
+      }
+      expect(pages).toBe(3);
+      expect(seen).toEqual(expected);
 
-    const back = await agent.get(/<a href="([^"]+)"[^>]*rel="prev"/.exec(last)![1].replaceAll('&amp;', '&'));
-    expect(names(back.text)).toEqual(expected.slice(20, 40));
-    for (const broken of ['%7B%7Bnot-a-cursor', Buffer.from(JSON.stringify(['infinity', 'a', 'b'])).toString('base64url')]) {
-      const res = await agent.get(`/access-packages/active?after=${broken}`);
-      expect(res.status).toBe(200);
-      expect(names(res.text)).toEqual(expected.slice(0, 20));
+      const back = await agent.get(/<a href="([^"]+)"[^>]*rel="prev"/.exec(last)![1].replaceAll('&amp;', '&'));
+      expect(names(back.text)).toEqual(expected.slice(20, 40));
+      for (const broken of ['%7B%7Bnot-a-cursor', Buffer.from(JSON.stringify(['infinity', 'a', 'b'])).toString('base64url')]) {
+        const res = await agent.get(`/access-packages/active?after=${broken}`);
+        expect(res.status).toBe(200);
+        expect(names(res.text)).toEqual(expected.slice(0, 20));
+      }
+    } finally {
+      // Its people share the emails of Fabrikam's: gone, they cannot be mistaken for them.
+      const dir = await db('directories').where({ hint: 'active.test' }).first('id');
+      await db('assignments').where({ directory_id: dir.id }).delete();
+      await db('directories').where({ id: dir.id }).delete();
     }
   }, 60_000);
 });
@@ -332,7 +339,7 @@ describe('submitting', () => {
     expect(confirmation.text).toContain('Request submitted');
     expect(confirmation.text).toContain('Max Manager must approve it by 29 January 2027 at 09:00 UTC');
     expect(confirmation.text).toContain('<a href="/requests">Request history</a>');
-    const user = await db('users').where({ email: USER.requestor }).first('attributes');
+    const user = await db('users').where({ id: await userId(USER.requestor) }).first('attributes');
     expect(user.attributes.phone).toBe('+44 20 7946 0000');
     expect(await db('audit_log').where({ action: 'request.submitted', target_id: request.id }).first()).toBeTruthy();
   });
@@ -341,7 +348,7 @@ describe('submitting', () => {
     const policy = await policyId(PKG.wiki, 'Staff: with approval');
     const res = await submit(rita, PKG.wiki, policy, { ...validWiki, 'attribute-0': 'CC-HACKED' });
     expect(res.status).toBe(303);
-    const user = await db('users').where({ email: USER.requestor }).first('attributes');
+    const user = await db('users').where({ id: await userId(USER.requestor) }).first('attributes');
     expect(user.attributes.costCenter).toBe('CC-42');
     const request = await db('requests').first('requestor_attributes');
     expect(request.requestor_attributes).toContainEqual({ attribute: 'costCenter', label: 'Cost center', value: 'CC-42' });
@@ -357,7 +364,7 @@ describe('submitting', () => {
     expect(missing.text).toContain('<a href="#attribute-0">Enter your cost center</a>');
     const ok = await submit(nina, PKG.wiki, policy, { ...validWiki, 'attribute-0': 'CC-77' });
     expect(ok.status).toBe(303);
-    expect((await db('users').where({ email: USER.noManager }).first('attributes')).attributes.costCenter).toBe('CC-77');
+    expect((await db('users').where({ id: await userId(USER.noManager) }).first('attributes')).attributes.costCenter).toBe('CC-77');
     // No manager: the policy's fallback approver decides.
     const approvers = await db('request_stage_approvers as a').join('users as u', 'u.id', 'a.user_id').select('u.email', 'a.kind');
     expect(approvers).toEqual([{ email: USER.approver, kind: 'fallback' }]);
