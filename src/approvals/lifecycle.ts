@@ -57,21 +57,28 @@ export async function expireDueStages(trx: Knex, now: Date, actor: Actor, notifi
 }
 
 /**
+ * Undecided stages, before their deadline, whose `time` (to escalate, to remind) has come and that
+ * were not yet escalated or reminded (`done`), soonest first, with their requests. Rows are taken
+ * FOR UPDATE SKIP LOCKED, so two sweeps never take the same stage.
+ */
+function claimUndecidedStages(trx: Knex, time: 'escalate_at' | 'remind_at', done: 'escalated_at' | 'reminded_at', now: Date, limit: number) {
+  return trx('request_stages as s')
+    .join('requests as r', 'r.id', 's.request_id')
+    .whereRaw(`s.state = 'pending' and s.${done} is null and r.state = 'pendingApproval'`)
+    .where(`s.${time}`, '<=', now)
+    .where('s.due_at', '>', now)
+    .orderBy(`s.${time}`)
+    .limit(limit)
+    .forUpdate('s', 'r')
+    .skipLocked();
+}
+
+/**
  * Stages still undecided `escalation_after_days` after they started are forwarded to their alternate
  * approvers, who are notified; the primary approvers can still decide. Returns how many escalated.
  */
 export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
-  const due = await trx('request_stages as s')
-    .join('requests as r', 'r.id', 's.request_id')
-    .where('s.state', 'pending')
-    .whereNull('s.escalated_at')
-    .where('s.escalate_at', '<=', now)
-    .where('s.due_at', '>', now)
-    .where('r.state', 'pendingApproval')
-    .orderBy('s.escalate_at')
-    .limit(options.limit ?? BATCH)
-    .forUpdate('s', 'r')
-    .skipLocked()
+  const due = await claimUndecidedStages(trx, 'escalate_at', 'escalated_at', now, options.limit ?? BATCH)
     .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 'r.id as request_id', 'r.directory_id', 'r.target_user_id');
   if (due.length === 0) return 0;
   const facts = await requestorFactsMany(trx, due.map((d) => d.target_user_id));
@@ -109,5 +116,25 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
     now,
   );
   await notifier.requestsForwarded(trx, forwarded.filter((f) => f.approverIds.length > 0));
+  return due.length;
+}
+
+/**
+ * Approvers of a stage still undecided halfway to its deadline are reminded once ("Action required
+ * reminder"), unless the stage forwards to alternate approvers. Returns how many stages were reminded.
+ */
+export async function remindApprovers(trx: Knex, now: Date, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
+  const due = await claimUndecidedStages(trx, 'remind_at', 'reminded_at', now, options.limit ?? BATCH).select('s.id as stage_id', 's.position', 's.due_at', 'r.id as request_id');
+  if (due.length === 0) return 0;
+  const stageIds = due.map((d) => d.stage_id);
+  const approvers = groupBy(
+    (await trx('request_stage_approvers').whereRaw('stage_id = any(?::uuid[]) and open', [stageIds]).select('stage_id', 'user_id')) as { stage_id: string; user_id: string }[],
+    (a) => a.stage_id,
+  );
+  await trx('request_stages').whereRaw('id = any(?::uuid[])', [stageIds]).update({ reminded_at: now });
+  await notifier.approvalReminders(
+    trx,
+    due.map((d) => ({ requestId: d.request_id, stage: d.position, approverIds: (approvers.get(d.stage_id) ?? []).map((a) => a.user_id), dueAt: new Date(d.due_at) })).filter((r) => r.approverIds.length > 0),
+  );
   return due.length;
 }

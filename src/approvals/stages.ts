@@ -28,7 +28,7 @@ export async function previewApprovers(db: Knex, policy: Policy, requestorId: st
 }
 
 /**
- * Opens a waiting stage: deadline, escalation time, and its approvers resolved now. Returns the
+ * Opens a waiting stage: deadline, escalation or reminder time, and its approvers resolved now. Returns the
  * approvers; an empty list means nobody can decide, which the caller must settle.
  */
 export async function startStage(trx: Knex, requestId: string, position: number, requestorId: string, now: Date): Promise<{ stageId: string; approvers: ResolvedApprover[]; dueAt: Date }> {
@@ -43,6 +43,8 @@ export async function startStage(trx: Knex, requestId: string, position: number,
       started_at: now,
       due_at: dueAt,
       escalate_at: stage.escalation_after_days ? addDays(now, stage.escalation_after_days) : null,
+      // Halfway to the deadline, approvers are reminded; a stage that forwards to alternates is not.
+      remind_at: stage.escalation_after_days ? null : new Date((now.getTime() + dueAt.getTime()) / 2),
     });
   if (approvers.length) {
     await trx('request_stage_approvers').insert(approvers.map((a) => ({ stage_id: stage.id, user_id: a.userId, kind: a.kind, open: true, due_at: dueAt })));

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { systemActor } from '../audit/audit.ts';
 import { endDueAssignments, remindEndingAssignments, startDueAssignments } from '../assignments/lifecycle.ts';
-import { BATCH, escalateDueStages, expireDueStages } from '../approvals/lifecycle.ts';
+import { BATCH, escalateDueStages, expireDueStages, remindApprovers } from '../approvals/lifecycle.ts';
 import type { Logger } from '../log.ts';
 import { deferNotifications, queueDeferredNotifications } from '../notifications/deferred.ts';
 import type { Notifier } from '../notifications/notifier.ts';
@@ -12,6 +12,7 @@ import { deleteExpiredSessions } from '../web/session-store.ts';
 export interface SweepReport {
   requestsExpired: number;
   requestsEscalated: number;
+  approverRemindersSent: number;
   assignmentsStarted: number;
   assignmentsEnded: number;
   remindersWritten: number;
@@ -53,8 +54,8 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
 }
 
 /**
- * Applies every time-based rule as of `now`: deadlines, escalations, scheduled starts, ends,
- * reminders, and access reviews (ends with their results, new instances, midpoint reminders). Idempotent (a second run at the same moment changes nothing) and safe to run in
+ * Applies every time-based rule as of `now`: deadlines, escalations, approvers' reminders,
+ * scheduled starts, ends, reminders, and access reviews (ends with their results, new instances, midpoint reminders). Idempotent (a second run at the same moment changes nothing) and safe to run in
  * several processes at once (rows are claimed with FOR UPDATE SKIP LOCKED), so it uses several
  * connections itself: requests are swept beside assignments and reviews, and the large steps take
  * two batches at a time. Assignments and reviews keep their order (an assignment that starts and
@@ -72,6 +73,7 @@ export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport>
     (async () => ({
       requestsExpired: await inBatches(db, (trx) => expireDueStages(trx, now, actor, notifier), claimed),
       requestsEscalated: await inBatches(db, (trx) => escalateDueStages(trx, now, actor, notifier), claimed),
+      approverRemindersSent: await inBatches(db, (trx) => remindApprovers(trx, now, notifier), claimed),
     }))(),
     (async () => ({
       assignmentsStarted: await inBatches(db, (trx) => startDueAssignments(trx, now, actor, notifier), claimed),

@@ -11,6 +11,8 @@ export interface Notifier {
   requestSubmitted(trx: Knex, requestId: string): Promise<void>;
   approvalNeeded(trx: Knex, requestId: string, stage: number, approverIds: string[], dueAt: Date): Promise<void>;
   requestsForwarded(trx: Knex, items: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[]): Promise<void>;
+  /** Approvers of stages still undecided halfway to their deadline. */
+  approvalReminders(trx: Knex, items: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[]): Promise<void>;
   stageDecided(trx: Knex, requestId: string, stage: number, decision: 'approve' | 'deny', deciderId: string, otherApproverIds: string[]): Promise<void>;
   requestDenied(trx: Knex, requestId: string, deciderName: string, justification: string | null): Promise<void>;
   /** Approvers who had a canceled request waiting for them: they need not act any more. */
@@ -176,6 +178,27 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
             paragraphs: [
               `A request from ${f.requestorName} for ${f.packageName} was forwarded to you because its approvers have not decided yet. You are an alternate approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
               `Approve or deny it by ${dayTime(dueAt)}. The first approver to decide decides for everyone.`,
+            ],
+            details: requestDetails(f),
+            action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
+          }),
+        };
+      }));
+    },
+
+    async approvalReminders(trx, items) {
+      const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
+      await write(trx, items.map(({ requestId, stage, approverIds, dueAt }) => {
+        const f = facts.get(requestId)!;
+        return {
+          kind: 'approvalReminder', userIds: approverIds, hint: f.hint,
+          dedupe: (to: Recipient) => `approvalReminder:${requestId}:${stage}:${to.userId}`,
+          build: (to: Recipient, links: Links) => ({
+            subject: `Action required reminder: Approve or deny the request by ${day(dueAt)}`,
+            greeting: `Hello ${to.name},`,
+            paragraphs: [
+              `${f.requestorName}’s request for access to ${f.packageName} is still waiting for a decision, and you are an approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
+              `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
             ],
             details: requestDetails(f),
             action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },

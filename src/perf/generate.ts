@@ -525,11 +525,15 @@ export async function generate(sink: Sink, options: GenerateOptions): Promise<Ge
       }
       const dueAt = started === null ? null : started + s.timeoutDays * DAY;
       const escalateAt = started === null || s.escalationAfterDays === null ? null : started + s.escalationAfterDays * DAY;
+      // Reminded halfway to the deadline when still undecided then (stages without escalation).
+      const remindAt = started === null || s.escalationAfterDays !== null ? null : started + (s.timeoutDays * DAY) / 2;
+      const remindedAt = remindAt !== null && remindAt <= (decidedAt ?? completed ?? now) ? remindAt : null;
       add('request_stages', {
         id: stageId, request_id: requestId, position: s.position, state: stageState, timeout_days: s.timeoutDays, require_approver_justification: s.requireJustification,
         escalation_after_days: s.escalationAfterDays, approver_rules: approverRulesJson(s), started_at: started === null ? null : iso(started),
         due_at: dueAt === null ? null : iso(dueAt), escalate_at: escalateAt === null ? null : iso(escalateAt), decided_at: decidedAt === null ? null : iso(decidedAt),
-        escalated_at: escalated && escalateAt !== null ? iso(escalateAt) : null, decided_by_id: decidedBy === null ? null : userId(decidedBy), decision, justification,
+        escalated_at: escalated && escalateAt !== null ? iso(escalateAt) : null, remind_at: remindAt === null ? null : iso(remindAt),
+        reminded_at: remindedAt === null ? null : iso(remindedAt), decided_by_id: decidedBy === null ? null : userId(decidedBy), decision, justification,
       });
       if (started !== null) {
         const open = stageState === 'pending';

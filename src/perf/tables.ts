@@ -57,7 +57,7 @@ export const TABLES = {
     columns: {
       id: 'uuid', request_id: 'uuid', position: 'int', state: 'text', timeout_days: 'int', require_approver_justification: 'boolean',
       escalation_after_days: 'int', approver_rules: 'jsonb', started_at: 'timestamptz', due_at: 'timestamptz', escalate_at: 'timestamptz',
-      escalated_at: 'timestamptz', decided_at: 'timestamptz', decided_by_id: 'uuid', decision: 'text', justification: 'text',
+      escalated_at: 'timestamptz', remind_at: 'timestamptz', reminded_at: 'timestamptz', decided_at: 'timestamptz', decided_by_id: 'uuid', decision: 'text', justification: 'text',
     },
   },
   request_stage_approvers: { parents: ['request_stages', 'users'], columns: { stage_id: 'uuid', user_id: 'uuid', kind: 'text', open: 'boolean', due_at: 'timestamptz' } },

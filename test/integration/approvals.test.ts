@@ -287,6 +287,41 @@ describe('time', () => {
     expect(await stateOf(id)).toBe('delivered');
   });
 
+  it('reminds the approvers once, halfway to the deadline, unless they decided or the stage forwards to alternates', async () => {
+    const rita = await signIn(t.app, USER.requestor);
+    const id = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    t.clock.advance({ days: 6, hours: 23 });
+    expect((await sweep()).approverRemindersSent).toBe(0);
+    t.clock.advance({ hours: 1 });
+    expect((await sweep()).approverRemindersSent).toBe(1);
+    expect((await sweep()).approverRemindersSent).toBe(0);
+    const reminders = await mailTo(USER.manager, 'approvalReminder');
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0].subject).toBe('Action required reminder: Approve or deny the request by 29 January 2027');
+    expect(reminders[0].text).toContain('Rita Requestor’s request for access to Wiki editors is still waiting for a decision, and you are an approver.');
+    expect(reminders[0].text).toContain('Approve or deny the request by 29 January 2027 at 09:00 UTC.');
+    expect(reminders[0].text).toContain(`http://127.0.0.1:3000/@fabrikam.test/approvals/${id}`);
+    // Still undecided later: no second reminder; the deadline expires it.
+    t.clock.advance({ days: 6 });
+    expect((await sweep()).approverRemindersSent).toBe(0);
+    expect(await mailTo(USER.manager, 'approvalReminder')).toHaveLength(1);
+    expect(await stateOf(id)).toBe('pendingApproval');
+
+    // Decided before halfway: nobody is reminded. A stage that forwards: the forward is its reminder.
+    const max = await signIn(t.app, USER.manager);
+    const decided = await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), {});
+    await decide(await signIn(t.app, USER.approver), decided, 'approve');
+    const otto = await signIn(t.app, USER.other);
+    const twoStages = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, twoStages, 'approve', 'ok');
+    t.clock.advance({ days: 4 });
+    const report = await sweep();
+    expect(report.requestsEscalated).toBe(1);
+    expect(report.approverRemindersSent).toBe(0);
+    expect(await mailTo(USER.approver, 'approvalReminder')).toHaveLength(0);
+    expect(await mailTo(USER.lead, 'approvalReminder')).toHaveLength(0);
+  });
+
   /**
    * A two-stage request at stage 2, whose snapshot of approver rules names Apu (already a primary
    * approver of stage 2, through the group) as an alternate: beside Ada, or (`only`) instead of her.
