@@ -2,24 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/connect.ts';
 import { exportDirectory } from '../../src/directory/export.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { seedDirectory, signIn } from '../support/app.ts';
-import { expectAccessible, htmxSettled, signInWithBrowser, startBrowserHarness, visit, type BrowserHarness } from '../support/browser.ts';
+import { signIn } from '../support/app.ts';
+import { expectAccessible, htmxSettled, closeSeededBrowser, signInWithBrowser, startSeededBrowser, visit, type BrowserHarness } from '../support/browser.ts';
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 
 let database: Database;
 let h: BrowserHarness;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  h = await startBrowserHarness(database);
-  await seedDirectory(database, fabrikam(), h.clock);
-});
-afterAll(async () => {
-  await h?.close();
-  await database?.close();
-});
+beforeAll(async () => ({ database, h } = await startSeededBrowser()));
+afterAll(() => closeSeededBrowser(h, database));
 
 /** A plain link or form: a full page load with JavaScript on or off; then axe. */
 async function go(page: Page, label: string, action: () => Promise<void>) {

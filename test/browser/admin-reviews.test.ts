@@ -1,25 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/connect.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { seedDirectory } from '../support/app.ts';
-import { expectAccessible, signInWithBrowser, startBrowserHarness, type BrowserHarness } from '../support/browser.ts';
+import { expectAccessible, closeSeededBrowser, signInWithBrowser, startSeededBrowser, type BrowserHarness } from '../support/browser.ts';
 import { USER } from '../support/fixtures.ts';
 import { reviewFixture } from '../support/reviews.ts';
 
 let database: Database;
 let h: BrowserHarness;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  h = await startBrowserHarness(database);
   // The fixture's assignments give the reviews people to review.
-  await seedDirectory(database, reviewFixture([]), h.clock);
-});
-afterAll(async () => {
-  await h?.close();
-  await database?.close();
-});
+beforeAll(async () => ({ database, h } = await startSeededBrowser(reviewFixture([]))));
+afterAll(() => closeSeededBrowser(h, database));
 
 /** Follows a link or submits a form that loads another page (with or without JavaScript: these forms are plain). */
 async function go(page: Page, click: () => Promise<void>, url: RegExp, label: string) {

@@ -3,24 +3,16 @@ import type { Page } from 'playwright-core';
 import type { Database } from '../../src/db/connect.ts';
 import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { seedDirectory, signIn } from '../support/app.ts';
-import { expectAccessible, htmxSettled, signInWithBrowser, startBrowserHarness, visit, type BrowserHarness } from '../support/browser.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { signIn } from '../support/app.ts';
+import { expectAccessible, htmxSettled, closeSeededBrowser, signInWithBrowser, startSeededBrowser, visit, type BrowserHarness } from '../support/browser.ts';
+import { PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 
 let database: Database;
 let h: BrowserHarness;
 
-beforeAll(async () => {
-  database = await createTestDatabase();
-  h = await startBrowserHarness(database);
-  await seedDirectory(database, fabrikam(), h.clock);
-});
-afterAll(async () => {
-  await h?.close();
-  await database?.close();
-});
+beforeAll(async () => ({ database, h } = await startSeededBrowser()));
+afterAll(() => closeSeededBrowser(h, database));
 
 const sweep = () => sweepAndQueueEmails({ db: database.db, notifier: h.services.notifier, logger: createLogger('silent') }, h.clock.now());
 const stateOf = async (id: string) => (await database.db('requests').where({ id }).first('state')).state as string;

@@ -120,19 +120,28 @@ describe('Access packages: Available', () => {
     expect(full.text).toContain('<html');
   });
 
-  it('pages through many packages with keyset links', async () => {
-    const big = fabrikam({ hint: 'many.test', name: 'Many' });
+  /**
+   * A directory like Fabrikam whose one catalog holds "Package 00" to "Package 44", where Otto signs
+   * in with his Fabrikam password. Returns Otto's id there, and the directory's.
+   */
+  async function seedDirectoryOf45Packages(hint: string, name: string, idBlock: string): Promise<{ id: string; directory_id: string }> {
+    const big = fabrikam({ hint, name });
     const template = big.catalogs[0].accessPackages[1];
     big.catalogs[0].accessPackages = Array.from({ length: 45 }, (_, i) => ({
       ...template,
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      id: `00000000-0000-4000-${idBlock}-${String(i).padStart(12, '0')}`,
       name: `Package ${String(i).padStart(2, '0')}`,
       incompatibleWith: [],
     }));
     big.catalogs = [big.catalogs[0]];
     await seedDirectory(database, big, t.clock);
-    const many = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': 'many.test', 'u.email': USER.other }).first('u.id');
-    await db('users').where({ id: many.id }).update({ password_hash: (await db('users').where({ email: USER.other }).first('password_hash')).password_hash });
+    const person = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': hint, 'u.email': USER.other }).first('u.id', 'u.directory_id');
+    await db('users').where({ id: person.id }).update({ password_hash: (await db('users').where({ id: await userId(USER.other) }).first('password_hash')).password_hash });
+    return person;
+  }
+
+  it('pages through many packages with keyset links', async () => {
+    await seedDirectoryOf45Packages('many.test', 'Many', '8000');
     const agent = await signIn(t.app, USER.other, { directory: 'Many' });
     const first = await agent.get('/access-packages');
     expect(first.status).toBe(200);
@@ -154,19 +163,8 @@ describe('Access packages: Available', () => {
   }, 60_000);
 
   it('pages through Active access, soonest to end first and never-ending last, every package once', async () => {
-    const big = fabrikam({ hint: 'active.test', name: 'Active' });
-    const template = big.catalogs[0].accessPackages[1];
-    big.catalogs[0].accessPackages = Array.from({ length: 45 }, (_, i) => ({
-      ...template,
-      id: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`,
-      name: `Package ${String(i).padStart(2, '0')}`,
-      incompatibleWith: [],
-    }));
-    big.catalogs = [big.catalogs[0]];
-    await seedDirectory(database, big, t.clock);
+    const person = await seedDirectoryOf45Packages('active.test', 'Active', '9000');
     try {
-      const person = await db('users as u').join('directories as d', 'd.id', 'u.directory_id').where({ 'd.hint': 'active.test', 'u.email': USER.other }).first('u.id', 'u.directory_id');
-      await db('users').where({ id: person.id }).update({ password_hash: (await db('users').where({ email: USER.other }).first('password_hash')).password_hash });
       const packages = await db('access_packages as p').join('policies as pol', 'pol.access_package_id', 'p.id').where('p.directory_id', person.directory_id).whereLike('p.name', 'Package %').distinctOn('p.name').orderBy('p.name').select('p.id', 'p.name', 'pol.id as policyId');
       expect(packages).toHaveLength(45);
       // Fifteen never end; the others end on ten different days, several on the same day.

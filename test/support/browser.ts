@@ -5,7 +5,9 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
-import { createTestApp, TEST_PASSWORD, testConfig, type TestApp } from './app.ts';
+import { createTestApp, seedDirectory, TEST_PASSWORD, testConfig, type TestApp } from './app.ts';
+import { createTestDatabase } from './db.ts';
+import { fabrikam } from './fixtures.ts';
 
 // Crashed browser runs leave profile folders behind: keep them inside the project.
 const TMP = path.resolve('.tmp');
@@ -91,4 +93,20 @@ export async function signInWithBrowser(page: Page, email: string, password = TE
 /** htmx has finished: no request in flight and the swap settled. */
 export async function htmxSettled(page: Page): Promise<void> {
   await page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling'));
+}
+
+/**
+ * A test file's browser harness on a database of its own, seeded with `directory` (Fabrikam unless
+ * given); closeSeededBrowser ends both.
+ */
+export async function startSeededBrowser(directory: unknown = fabrikam()): Promise<{ database: Database; h: BrowserHarness }> {
+  const database = await createTestDatabase();
+  const h = await startBrowserHarness(database);
+  await seedDirectory(database, directory, h.clock);
+  return { database, h };
+}
+
+export async function closeSeededBrowser(h: BrowserHarness | undefined, database: Database | undefined): Promise<void> {
+  await h?.close();
+  await database?.close();
 }
