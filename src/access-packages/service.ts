@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
-import { toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
+import { readPageOrFirst, toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
 import { openRequestFor } from '../requests/data.ts';
 import { countAvailable, countLiveAssignments, expiredAssignments, heldPackageIds, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
 
@@ -44,12 +44,15 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
     },
     /** The Active tab: access now or from a scheduled start, a page at a time, with how many in all. */
     async active(user: CurrentUser, page: PageRequest): Promise<{ page: Page<AssignmentListItem>; total: number }> {
-      const [rows, total] = await Promise.all([liveAssignments(db, user.id, page, PACKAGE_PAGE_SIZE), countLiveAssignments(db, user.id)]);
-      return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [r.endsAt ? serializeKey(r.endsAt) : null, r.sortName, r.id]), total };
+      const [{ rows, request }, total] = await Promise.all([
+        readPageOrFirst(page, (p) => liveAssignments(db, user.id, p, PACKAGE_PAGE_SIZE)),
+        countLiveAssignments(db, user.id),
+      ]);
+      return { page: toPage(rows, PACKAGE_PAGE_SIZE, request, (r) => [r.endsAt ? serializeKey(r.endsAt) : null, r.sortName, r.id]), total };
     },
     async expired(user: CurrentUser, page: PageRequest): Promise<Page<AssignmentListItem>> {
-      const rows = await expiredAssignments(db, user.id, page, PACKAGE_PAGE_SIZE);
-      return toPage(rows, PACKAGE_PAGE_SIZE, page, (r) => [serializeKey(r.endedAt), r.id]);
+      const { rows, request } = await readPageOrFirst(page, (p) => expiredAssignments(db, user.id, p, PACKAGE_PAGE_SIZE));
+      return toPage(rows, PACKAGE_PAGE_SIZE, request, (r) => [serializeKey(r.endedAt), r.id]);
     },
   };
 }

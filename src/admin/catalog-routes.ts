@@ -196,8 +196,14 @@ export function catalogAdminRoutes(services: Services): Router {
     const id = uuidParam(req);
     const form = FormBody.of(req);
     const input = readPackage(form);
-    // "Find" in the incompatible-packages picker: the form is drawn again with what was typed, and saved only by Save.
-    if (form.text('action') === 'findIncompatible') return showPackage(req, res, id, { values: input, find: form.text('incompatibleFind').slice(0, 200) });
+    // "Find" in the incompatible-packages picker: the form is drawn again with what was typed, and
+    // saved only by Save. Enter in a field presses the form's first button ("default"): a Find when
+    // the find field holds words not yet looked for (without JavaScript, Enter there means Find).
+    const find = form.text('incompatibleFind').trim().slice(0, 200);
+    const action = form.text('action');
+    if (action === 'findIncompatible' || (action === 'default' && find && find !== form.text('incompatibleFoundFor'))) {
+      return showPackage(req, res, id, { values: input, find });
+    }
     await saving(
       res,
       async () => {

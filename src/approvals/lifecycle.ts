@@ -116,17 +116,26 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
     now,
   );
   await notifier.requestsForwarded(trx, forwarded.filter((f) => f.approverIds.length > 0));
+  // Forwarded to nobody new (no alternate found, or all of them approve it already): its approvers are reminded instead.
+  await remindStages(trx, now, notifier, due.filter((_, i) => forwarded[i].approverIds.length === 0));
   return due.length;
 }
 
 /**
  * Approvers of a stage still undecided halfway to its deadline are reminded once ("Action required
- * reminder"), unless the stage forwards to alternate approvers. Returns how many stages were reminded.
+ * reminder"), unless the stage forwards to alternate approvers (when it finds none to forward to, its
+ * approvers are reminded then). Returns how many stages were reminded.
  */
 export async function remindApprovers(trx: Knex, now: Date, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
   const due = await claimUndecidedStages(trx, 'remind_at', 'reminded_at', now, options.limit ?? BATCH).select('s.id as stage_id', 's.position', 's.due_at', 'r.id as request_id');
-  if (due.length === 0) return 0;
-  const stageIds = due.map((d) => d.stage_id);
+  await remindStages(trx, now, notifier, due);
+  return due.length;
+}
+
+/** Reminds the open approvers of these stages (claimed by the caller) and records that they were. */
+async function remindStages(trx: Knex, now: Date, notifier: Notifier, stages: { stage_id: string; position: number; due_at: Date; request_id: string }[]): Promise<void> {
+  if (stages.length === 0) return;
+  const stageIds = stages.map((d) => d.stage_id);
   const approvers = groupBy(
     (await trx('request_stage_approvers').whereRaw('stage_id = any(?::uuid[]) and open', [stageIds]).select('stage_id', 'user_id')) as { stage_id: string; user_id: string }[],
     (a) => a.stage_id,
@@ -134,7 +143,6 @@ export async function remindApprovers(trx: Knex, now: Date, notifier: Notifier, 
   await trx('request_stages').whereRaw('id = any(?::uuid[])', [stageIds]).update({ reminded_at: now });
   await notifier.approvalReminders(
     trx,
-    due.map((d) => ({ requestId: d.request_id, stage: d.position, approverIds: (approvers.get(d.stage_id) ?? []).map((a) => a.user_id), dueAt: new Date(d.due_at) })).filter((r) => r.approverIds.length > 0),
+    stages.map((d) => ({ requestId: d.request_id, stage: d.position, approverIds: (approvers.get(d.stage_id) ?? []).map((a) => a.user_id), dueAt: new Date(d.due_at) })).filter((r) => r.approverIds.length > 0),
   );
-  return due.length;
 }

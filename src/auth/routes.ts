@@ -234,7 +234,9 @@ export function directoryLinkRoutes(auth: AuthService): Router {
     const forced = !rest?.length || /^\/access-packages\/[0-9a-f-]{36}\/?$/i.test(path);
     // The query goes along: a shared /@hint/access-packages?q=payroll lands on that search.
     const query = req.originalUrl.indexOf('?');
-    const target = safeReturnTo(query === -1 ? path : path + req.originalUrl.slice(query));
+    // A query that is too long or odd to go along is dropped, not the whole link.
+    const withQuery = query === -1 ? '/' : safeReturnTo(path + req.originalUrl.slice(query));
+    const target = withQuery !== '/' ? withQuery : safeReturnTo(path);
     if (req.user && req.user.directory.id === directory.id && !forced) return res.redirect(303, target);
     const signInUrl = `/sign-in?${new URLSearchParams({ directory: directory.hint, returnTo: target, force: forced ? '1' : '0' })}`;
     if (!req.user) return res.redirect(303, signInUrl);

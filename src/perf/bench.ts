@@ -401,7 +401,9 @@ export async function dueItems(db: Knex, at: Date): Promise<number> {
   const row = await db.raw(
     `select (select count(*) from assignments where state = 'delivered' and ends_at <= :at)
           + (select count(*) from assignments where state = 'scheduled' and starts_at <= :at)
-          + (select count(*) from request_stages s join requests r on r.id = s.request_id where s.state = 'pending' and r.state = 'pendingApproval' and s.due_at <= :at) as n`,
+          + (select count(*) from request_stages s join requests r on r.id = s.request_id where s.state = 'pending' and r.state = 'pendingApproval' and s.due_at <= :at)
+          + (select count(*) from request_stages s join requests r on r.id = s.request_id
+              where s.state = 'pending' and r.state = 'pendingApproval' and s.reminded_at is null and s.remind_at <= :at and s.due_at > :at) as n`,
     { at },
   );
   return Number(row.rows[0].n);

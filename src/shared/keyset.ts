@@ -57,6 +57,16 @@ export function pageRequestFrom(query: Record<string, unknown>, shape: KeyPart[]
 }
 
 /**
+ * Reads a page; a cursor that finds nothing (bookmarked before the rows it followed went away, or
+ * made up) reads the first page instead, so a list never shows an empty page with no way back.
+ */
+export async function readPageOrFirst<T>(request: PageRequest, read: (request: PageRequest) => Promise<T[]>): Promise<{ rows: T[]; request: PageRequest }> {
+  const rows = await read(request);
+  if (rows.length > 0 || (!request.after && !request.before)) return { rows, request };
+  return { rows: await read({}), request: {} };
+}
+
+/**
  * Turns `limit + 1` rows fetched in the page's direction into a page with its cursors.
  * `rows` must be in the direction fetched: ascending for first/after, descending for before.
  */

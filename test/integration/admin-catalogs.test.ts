@@ -267,13 +267,22 @@ describe('resources and access packages', () => {
       expect(found.status).toBe(200);
       const labels = (html: string) => [...html.matchAll(/<label class="checkboxes__label" for="incompatibleWith[^"]*">([^<]+)<\/label>/g)].map((m) => m[1]);
       expect(labels(found.text)).toEqual(['Package 001', 'Package 002', 'Package 003', 'Package 004', 'Package 005', 'Package 006', 'Package 007', 'Package 008', 'Package 009', 'Billing: approve']);
-      expect(found.text).toContain('9 access packages whose name contains “package 00” are listed above.');
+      expect(found.text).toContain('9 access packages whose name contains “package 00” are listed below.');
       // What was typed stays in the form, and nothing is saved until Save.
       expect(found.text).toContain('value="Billing: submit (typed)"');
       expect(found.text).toMatch(/name="incompatibleWith" type="checkbox" value="[^"]+" checked[^>]*>\s*<label class="checkboxes__label" for="[^"]+">Billing: approve</);
       expect((await db('access_packages').where({ id: PKG.billingSubmit }).first('name')).name).toBe('Billing: submit');
-      expect((await find('package')).text).toContain('The first 50 access packages whose name contains “package” are listed above: type more of the name to find others.');
+      expect((await find('package')).text).toContain('The first 50 access packages whose name contains “package” are listed below: type more of the name to find others.');
       expect((await find('no such package')).text).toContain('No access package’s name contains “no such package”.');
+      // Enter in a field sends the form's first button, "default": with new words in the find field
+      // it finds (the way to search without JavaScript); with the words already looked for, it saves.
+      const enter = (fields: Record<string, string>) => post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: ticked('incompatibleWith'), action: 'default', ...fields });
+      const entered = await enter({ incompatibleFind: 'package 01', incompatibleFoundFor: '' });
+      expect(entered.status).toBe(200);
+      expect(labels(entered.text)).toContain('Package 010');
+      expect(entered.text).toContain('name="incompatibleFoundFor" value="package 01"');
+      expect((await enter({ incompatibleFind: 'package 01', incompatibleFoundFor: 'package 01' })).status).toBe(303);
+      expect((await enter({ incompatibleFind: '', incompatibleFoundFor: '' })).status).toBe(303);
       // Ticked from the results and saved: both are incompatible now.
       const package7 = (await db('access_packages').where({ catalog_id: crowded, name: 'Package 007' }).first('id')).id;
       const both = await post(ada, page, page, { name: 'Billing: submit', description: 'Submit invoices.', resourceRoles: ticked('resourceRoles'), incompatibleWith: [PKG.billingApprove, package7], action: 'save' });

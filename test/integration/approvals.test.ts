@@ -355,6 +355,11 @@ describe('time', () => {
     const id = await atStage2WithApuAsAlternate(true);
     expect((await escalationAudit(id)).approverNames).toBe('its alternate approvers were already approvers of this stage');
     expect((await mailTo(USER.approver)).filter((m) => m.kind === 'requestForwarded')).toHaveLength(0);
+    // Forwarded to nobody new, the stage reminds its approvers instead, once.
+    for (const email of [USER.approver, USER.lead]) expect(await mailTo(email, 'approvalReminder'), email).toHaveLength(1);
+    t.clock.advance({ days: 1 });
+    expect((await sweep()).approverRemindersSent).toBe(0);
+    expect(await mailTo(USER.approver, 'approvalReminder')).toHaveLength(1);
   });
 
   it('ends a request that reaches a stage nobody can approve, instead of leaving it hanging', async () => {

@@ -79,6 +79,8 @@ describe('directory-hint links', () => {
     const approvals = await agent.get('/@fabrikam.test/approvals/history');
     expect(approvals.status).toBe(303);
     expect(approvals.headers.location).toBe('/approvals/history');
+    // A query too long to carry is dropped, not the page it goes with.
+    expect((await agent.get(`/@fabrikam.test/approvals/history?note=${'x'.repeat(2100)}`)).headers.location).toBe('/approvals/history');
     const elsewhere = await agent.get('/@contoso.test/approvals');
     expect(elsewhere.headers.location).toBe('/sign-in?directory=contoso.test&returnTo=%2Fapprovals&force=0');
     // The query string goes along, through sign-in, to the page it names (signed out by the link above).
