@@ -36,6 +36,8 @@ export interface UserDetails {
   isAdmin: boolean;
   attributes: Record<string, string>;
   lastSignInAt: Date | null;
+  /** The provider's subject this person signs in with (single sign-on), once linked. */
+  ssoSubject: string | null;
   disabledAt: Date | null;
   createdAt: Date;
   manager: { id: string; displayName: string; email: string } | null;
@@ -62,6 +64,7 @@ export async function userDetails(db: Knex, directoryId: string, id: string): Pr
     isAdmin: u.is_admin,
     attributes: u.attributes ?? {},
     lastSignInAt: u.last_sign_in_at,
+    ssoSubject: u.sso_subject,
     disabledAt: u.disabled_at,
     createdAt: u.created_at,
     manager: manager ?? null,
@@ -168,4 +171,12 @@ export async function membersOf(db: Knex, groupId: string, page: PageRequest, li
     .select('id', 'email', 'display_name as displayName', 'type', 'is_admin as isAdmin', 'disabled_at as disabledAt', db.raw('lower(display_name) as "sortName"'));
   const dir = keyset(q, 'display_name', page);
   return q.orderByRaw(`lower(display_name) ${dir}, id ${dir}`).limit(limit + 1);
+}
+
+/** Forgets a person's single sign-on identity (see linkSsoIdentity): their next single sign-on links them again. Returns what it was. */
+export async function unlinkSsoIdentity(trx: Knex, directoryId: string, id: string): Promise<{ email: string; issuer: string | null; subject: string | null } | null> {
+  const row = await trx('users').where({ id, directory_id: directoryId }).forUpdate().first('email', 'sso_issuer', 'sso_subject');
+  if (!row) return null;
+  await trx('users').where({ id }).update({ sso_issuer: null, sso_subject: null });
+  return { email: row.email, issuer: row.sso_issuer, subject: row.sso_subject };
 }

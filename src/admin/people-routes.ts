@@ -2,7 +2,8 @@ import { Router } from 'express';
 import type { Services } from '../services.ts';
 import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam } from '../shared/params.ts';
-import { listAnnouncement, render } from '../web/render.ts';
+import { actorOf } from '../web/actor.ts';
+import { listAnnouncement, redirectWithFlash, render } from '../web/render.ts';
 import { scopeOf } from './routes.ts';
 
 /** Users and groups (administrators only): search, a person's access and history, a group's members. */
@@ -19,6 +20,14 @@ export function peopleAdminRoutes(services: Services): Router {
   router.get('/admin/users/:id', async (req, res) => {
     const view = await people.user(scopeOf(res), uuidParam(req));
     render(req, res, 'admin/users/show', { title: view.user.displayName, scope: scopeOf(res), ...view });
+  });
+
+  router.post('/admin/users/:id/unlink-sso', async (req, res) => {
+    const id = uuidParam(req);
+    const { email, wasLinked } = await people.unlinkSso(scopeOf(res), id, actorOf(req));
+    redirectWithFlash(req, res, `/admin/users/${id}`, wasLinked
+      ? `Single sign-on unlinked from ${email}. Their next single sign-on links the account to the identity they sign in with.`
+      : `${email} was not linked to a single sign-on identity.`);
   });
 
   router.get('/admin/groups', async (req, res) => {

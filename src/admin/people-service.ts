@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import { recordAudit, type Actor } from '../audit/audit.ts';
+import type { Clock } from '../clock.ts';
 import { toPage, type Page, type PageRequest } from '../shared/keyset.ts';
 import { auditAboutUser } from './audit-data.ts';
 import { summarize } from './audit-service.ts';
@@ -9,6 +11,7 @@ import {
   requestsOfUser,
   searchGroups,
   searchUsers,
+  unlinkSsoIdentity,
   userDetails,
   type GroupRow,
   type UserRow,
@@ -20,8 +23,8 @@ const HISTORY_LIMIT = 100;
 const AUDIT_LIMIT = 25;
 
 /** Users and groups of the directory, for administrators: find a person and see what they hold, asked for and did. */
-export function createPeopleAdmin(deps: { db: Knex }) {
-  const { db } = deps;
+export function createPeopleAdmin(deps: { db: Knex; clock: Clock }) {
+  const { db, clock } = deps;
 
   return {
     async users(scope: AdminScope, text: string, page: PageRequest): Promise<Page<UserRow>> {
@@ -41,6 +44,22 @@ export function createPeopleAdmin(deps: { db: Knex }) {
         await auditAboutUser(db, scope.directoryId, id, AUDIT_LIMIT),
       ];
       return { user, live, past, requests, audit: audit.map((a) => ({ ...a, id: String(a.id), summary: summarize(a.details ?? {}), detailsJson: JSON.stringify(a.details ?? {}, null, 2) })), limit: HISTORY_LIMIT };
+    },
+
+    /** Unlinks a person from their single sign-on identity (their account at the provider was replaced, say). */
+    async unlinkSso(scope: AdminScope, id: string, actor: Actor): Promise<{ email: string; wasLinked: boolean }> {
+      requireAdministrator(scope);
+      return db.transaction(async (trx) => {
+        const was = await unlinkSsoIdentity(trx, scope.directoryId, id);
+        if (!was) throw adminNotFound();
+        if (was.subject) {
+          await recordAudit(trx, actor, {
+            action: 'user.ssoUnlinked', at: clock.now(), directoryId: scope.directoryId, targetType: 'user', targetId: id,
+            details: { userEmail: was.email, issuer: was.issuer, subject: was.subject },
+          });
+        }
+        return { email: was.email, wasLinked: Boolean(was.subject) };
+      });
     },
 
     async groups(scope: AdminScope, text: string, page: PageRequest): Promise<Page<GroupRow>> {

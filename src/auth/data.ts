@@ -30,6 +30,28 @@ export async function findSignInCandidates(db: Knex, email: string, directoryHin
   return q;
 }
 
+export type SsoLink = 'linked' | 'otherIdentity' | 'identityTaken';
+
+/**
+ * Links an account to the provider's subject on its first single sign-on (or its first with this
+ * issuer), and says whether this subject is the account's: 'otherIdentity' when the account is
+ * linked to another subject of the same issuer, 'identityTaken' when the subject is another
+ * account's. A conditional update, so two first sign-ins at once cannot both link.
+ */
+export async function linkSsoIdentity(db: Knex, userId: string, issuer: string, subject: string): Promise<SsoLink> {
+  try {
+    await db('users')
+      .where({ id: userId })
+      .where((q) => q.whereNull('sso_subject').orWhereNot('sso_issuer', issuer))
+      .update({ sso_issuer: issuer, sso_subject: subject });
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') return 'identityTaken';
+    throw err;
+  }
+  const row = await db('users').where({ id: userId }).first('sso_issuer', 'sso_subject');
+  return row?.sso_issuer === issuer && row.sso_subject === subject ? 'linked' : 'otherIdentity';
+}
+
 /** The person as CurrentUser, from `users as u` joined to `directories as d`. */
 const currentUserColumns = (db: Knex) => [
   'u.id',

@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import { Strategy, type AuthenticateOptions, type VerifyFunctionWithRequest } from 'openid-client/passport';
 import type { PassportStatic } from 'passport';
 import { HttpError } from '../errors.ts';
+import { linkSsoIdentity } from './data.ts';
 
 export interface OidcSettings {
   issuer: string;
@@ -75,6 +76,9 @@ export function createOidcSignIn(deps: { db: Knex; passport: PassportStatic; bas
       if (!email || info.email_verified === false) return verified(null, false, { message: 'noVerifiedEmail' });
       const user = await db('users').where({ directory_id: dir.id, email }).whereNull('disabled_at').first('id');
       if (!user) return verified(null, false, { message: 'unknownAccount', email, directoryName: dir.name } as object);
+      // From the first sign-in on, the provider's subject identifies the person, not the address alone.
+      const link = await linkSsoIdentity(db, user.id, dir.oidc.issuer, claims.sub);
+      if (link !== 'linked') return verified(null, false, { message: link, email, directoryName: dir.name } as object);
       verified(null, { id: user.id } as Express.User);
     })().catch((err) => verified(err));
   };

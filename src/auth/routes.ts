@@ -157,17 +157,30 @@ export function authRoutes(auth: AuthService, passport: PassportStatic, oidc: Oi
     passport.authenticate(name, async (err: unknown, user: Express.User | false, info?: { message?: string; email?: string }) => {
       try {
         if (err || !user) {
-          const unknownAccount = info?.message === 'unknownAccount';
           if (err) req.log?.warn({ err }, 'single sign-on callback refused');
           await auth.recordSignInFailure(actorOf(req), dir.id, { method: 'oidc', email: info?.email ?? null, reason: err ? 'invalid response' : (info?.message ?? 'refused') });
+          // Refusals about the account (403) say what the provider confirmed; anything else is an answer that could not be verified (400).
+          const refusals: Record<string, { title: string; message: string }> = {
+            unknownAccount: {
+              title: 'No account in this directory',
+              message: `${dir.name} confirmed that you are ${info?.email}, but Portico has no account for that address in ${dir.name}. Ask your administrator to add you, or sign in with another account.`,
+            },
+            otherIdentity: {
+              title: 'This account signs in with another identity',
+              message: `${dir.name} confirmed that you are ${info?.email}, but the Portico account for that address signs in with another ${dir.name} identity. If your account at ${dir.name} was replaced, ask your Portico administrator to unlink single sign-on from your Portico account.`,
+            },
+            identityTaken: {
+              title: 'This identity belongs to another account',
+              message: `${dir.name} confirmed that you are ${info?.email}, but your ${dir.name} identity already signs in to another Portico account. Ask your Portico administrator to check which account is yours.`,
+            },
+          };
+          const refusal = !err && info?.message && Object.hasOwn(refusals, info.message) ? refusals[info.message] : undefined;
           return render(req, res, 'auth/sso-failed', {
-            title: unknownAccount ? 'No account in this directory' : 'Sign-in could not be completed',
-            message: unknownAccount
-              ? `${dir.name} confirmed that you are ${info?.email}, but Portico has no account for that address in ${dir.name}. Ask your administrator to add you, or sign in with another account.`
-              : 'The answer from your organization’s sign-in service could not be verified, so you are not signed in. Start again from the link you were given.',
+            title: refusal?.title ?? 'Sign-in could not be completed',
+            message: refusal?.message ?? 'The answer from your organization’s sign-in service could not be verified, so you are not signed in. Start again from the link you were given.',
             retry: `/sign-in/oidc/${encodeURIComponent(dir.hint)}?${new URLSearchParams({ returnTo, force: '1' })}`,
             otherWay: `/sign-in?${new URLSearchParams({ returnTo })}`,
-          }, { status: unknownAccount ? 403 : 400 });
+          }, { status: refusal ? 403 : 400 });
         }
         if (!(await logIn(req, user.id, 'oidc'))) throw accountGone();
         res.redirect(303, returnTo);

@@ -120,6 +120,7 @@ function rows(): Row[] {
         { method: 'POST', path: `/admin/requests/${request}/cancel`, expect: { anonymous: 303, catalogOwner: 422, admin: 422, default: 404 } },
         { method: 'GET', path: '/admin/users', expect: admins },
         { method: 'GET', path: `/admin/users/${admin.user}`, expect: admins },
+        { method: 'POST', path: `/admin/users/${admin.user}/unlink-sso`, expect: { anonymous: 303, admin: 303, default: 404 } },
         { method: 'GET', path: '/admin/groups', expect: admins },
         { method: 'GET', path: `/admin/groups/${admin.group}`, expect: admins },
         { method: 'GET', path: '/admin/audit', expect: admins },
