@@ -8,7 +8,8 @@ import type { Notifier } from '../notifications/notifier.ts';
 import { policyById } from '../policies/data.ts';
 import { describeExpiration, policyEnd, type Policy } from '../policies/policy.ts';
 import { insertRequest, openRequestFor } from '../requests/data.ts';
-import { endOfDay, formatDay, incompatibleHoldings, parseDate, startOfDay } from '../requests/service.ts';
+import { incompatibleHoldings } from '../requests/data.ts';
+import { endOfDay, formatDay, parseDate, startOfDay } from '../requests/service.ts';
 import { toPage, type Page, type PageRequest } from '../shared/keyset.ts';
 import { packageInScope, type PackageRow } from './data.ts';
 import {

@@ -250,3 +250,30 @@ export async function transitionRequest(
   const n = await trx('requests').where({ id }).whereIn('state', from).update({ state: to, updated_at: at, ...extra });
   return n === 1;
 }
+
+/**
+ * Packages incompatible with this one that the person holds or has asked for (separation of
+ * duties), whichever of the two names the other: the directory refuses anyone holding both.
+ */
+export async function incompatibleHoldings(trx: Knex, userId: string, packageId: string): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
+  const incompatible = trx('access_package_incompatibles')
+    .where({ access_package_id: packageId })
+    .select('incompatible_id')
+    .union((q) => q.from('access_package_incompatibles').where({ incompatible_id: packageId }).select('access_package_id'));
+  const held = await trx('assignments as a')
+    .join('access_packages as p', 'p.id', 'a.access_package_id')
+    .where('a.user_id', userId)
+    .whereIn('a.state', ['scheduled', 'delivered'])
+    .whereIn('a.access_package_id', incompatible)
+    .select('p.id', 'p.name');
+  const asked = await trx('requests as r')
+    .join('access_packages as p', 'p.id', 'r.access_package_id')
+    .where('r.target_user_id', userId)
+    .whereIn('r.state', ['submitted', 'pendingApproval', 'approved', 'delivering'])
+    .whereIn('r.access_package_id', incompatible)
+    .select('p.id', 'p.name');
+  return [
+    ...held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const })),
+    ...asked.filter((a) => !held.some((h) => h.id === a.id)).map((a) => ({ id: a.id, name: a.name, kind: 'request' as const })),
+  ];
+}

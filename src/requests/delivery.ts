@@ -3,6 +3,7 @@ import { deliverAssignment } from '../assignments/delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { expirationFromJson, policyEnd } from '../policies/policy.ts';
+import { incompatibleHoldings } from './data.ts';
 
 /**
  * The request is approved, or needs no approval: create its assignment (Delivered, or Scheduled
@@ -29,6 +30,16 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
   await trx('users').where({ id: r.target_user_id }).forUpdate().first('id');
   const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
   if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
+  // Separation of duties, again at delivery: a package may have been made incompatible with one the
+  // person holds while the request waited for approval.
+  const held = reason ? [] : (await incompatibleHoldings(trx, r.target_user_id, r.access_package_id)).filter((c) => c.kind === 'assignment');
+  if (held.length) {
+    const names = held.map((c) => c.name).join(', ');
+    reason = {
+      audit: `the person has ${names}, which is incompatible with this access package (separation of duties)`,
+      requestor: `you have ${names}, which is incompatible with this access package (separation of duties)`,
+    };
+  }
   if (reason) {
     await trx('requests').where({ id: requestId }).update({ state: 'deliveryFailed', completed_at: now, updated_at: now });
     await recordAudit(trx, actor, { action: 'request.deliveryFailed', at: now, targetType: 'request', targetId: requestId, details: { reason: `Not delivered: ${reason.audit}.` } });

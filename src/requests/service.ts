@@ -11,6 +11,7 @@ import { needsApproval, policyEnd, type Policy, type Question } from '../policie
 import { toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import {
+  incompatibleHoldings,
   insertRequest,
   openRequestFor,
   requestDetails,
@@ -424,27 +425,6 @@ function cancelRefusal(state: string | undefined): string {
     default:
       return 'Only a request that is pending approval can be canceled.';
   }
-}
-
-/** Packages incompatible with this one that the person holds or has asked for (separation of duties). */
-export async function incompatibleHoldings(trx: Knex, userId: string, packageId: string): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
-  const incompatible = trx('access_package_incompatibles').where({ access_package_id: packageId }).select('incompatible_id');
-  const held = await trx('assignments as a')
-    .join('access_packages as p', 'p.id', 'a.access_package_id')
-    .where('a.user_id', userId)
-    .whereIn('a.state', ['scheduled', 'delivered'])
-    .whereIn('a.access_package_id', incompatible)
-    .select('p.id', 'p.name');
-  const asked = await trx('requests as r')
-    .join('access_packages as p', 'p.id', 'r.access_package_id')
-    .where('r.target_user_id', userId)
-    .whereIn('r.state', ['submitted', 'pendingApproval', 'approved', 'delivering'])
-    .whereIn('r.access_package_id', incompatible)
-    .select('p.id', 'p.name');
-  return [
-    ...held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const })),
-    ...asked.filter((a) => !held.some((h) => h.id === a.id)).map((a) => ({ id: a.id, name: a.name, kind: 'request' as const })),
-  ];
 }
 
 function prefillFrom(earlier: RequestDetails, policy: Policy | null): RequestInput {

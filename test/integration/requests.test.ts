@@ -529,6 +529,40 @@ describe('submitting', () => {
     expect(pending.text).toContain('You cannot request Billing: approve because you have a pending request for Billing: submit.');
   });
 
+  it('enforces separation of duties whichever of the two packages names the other', async () => {
+    // Only Billing: submit names Billing: approve now.
+    await db('access_package_incompatibles').where({ access_package_id: PKG.billingApprove, incompatible_id: PKG.billingSubmit }).delete();
+    try {
+      const submitPolicy = await policyId(PKG.billingSubmit, 'Members');
+      expect((await submit(rita, PKG.billingSubmit, submitPolicy, {})).status).toBe(303);
+      const res = await submit(rita, PKG.billingApprove, await policyId(PKG.billingApprove, 'Members'), {});
+      expect(res.status).toBe(422);
+      expect(res.text).toContain('You cannot request Billing: approve because you have a pending request for Billing: submit.');
+    } finally {
+      await db('access_package_incompatibles').insert({ access_package_id: PKG.billingApprove, incompatible_id: PKG.billingSubmit });
+    }
+  });
+
+  it('does not deliver a request approved after its package was made incompatible with one the person holds', async () => {
+    // Rita holds Repository access; she asks for Wiki editors, which her manager must approve.
+    const repo = await requestId(rita, PKG.repo, await policyId(PKG.repo, 'Members'), {});
+    await decide(await signIn(t.app, USER.approver), repo, 'approve');
+    expect((await db('requests').where({ id: repo }).first('state')).state).toBe('delivered');
+    const wiki = await requestId(rita, PKG.wiki, await policyId(PKG.wiki, 'Staff: with approval'), validWiki);
+    // Meanwhile an administrator makes Repository access incompatible with Wiki editors.
+    await db('access_package_incompatibles').insert({ access_package_id: PKG.repo, incompatible_id: PKG.wiki });
+    try {
+      expect((await decide(await signIn(t.app, USER.manager), wiki, 'approve')).status).toBe(303);
+      expect((await db('requests').where({ id: wiki }).first('state')).state).toBe('deliveryFailed');
+      expect(await db('assignments').where({ request_id: wiki }).count('* as n')).toEqual([{ n: 0 }]);
+      const [mail] = await readMail(t, USER.requestor, 'requestNotDelivered');
+      expect(mail.text).toContain('Your request for access to Wiki editors could not be completed: you have Repository access, which is incompatible with this access package (separation of duties).');
+      expect((await rita.get(`/requests/${wiki}`)).text).toContain('Delivery failed');
+    } finally {
+      await db('access_package_incompatibles').where({ access_package_id: PKG.repo, incompatible_id: PKG.wiki }).delete();
+    }
+  });
+
   it('refuses a request that nobody but the requestor could approve', async () => {
     const apu = await signIn(t.app, USER.approver);
     const policy = await policyId(PKG.billingSubmit, 'Members');
