@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { ValidationFailed } from '../errors.ts';
+import { FieldErrors, ValidationFailed } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { pageRequestFrom } from '../shared/keyset.ts';
 import { queryText, uuidParam, isUuid } from '../shared/params.ts';
@@ -86,11 +86,14 @@ export function accessPackageRoutes(services: Services): Router {
       startDate: queryText(req, 'startDate', 20),
       endDate: queryText(req, 'endDate', 20),
     };
+    // Continue pressed with no policy chosen: say so, rather than show the same choice again.
+    const noPolicyChosen = queryText(req, 'step') === 'policy' && !isUuid(policyId);
     await renderForm(req, res, packageId, {
       policyId: isUuid(policyId) ? policyId : undefined,
-      choosePolicy: queryText(req, 'choose') === 'policy',
+      choosePolicy: queryText(req, 'choose') === 'policy' || noPolicyChosen,
       resubmitOf: isUuid(resubmitOf) ? resubmitOf : undefined,
       values: resubmitOf ? undefined : values,
+      errors: noPolicyChosen ? new FieldErrors().add('policy', 'Select a policy').toArray() : undefined,
     });
   });
 

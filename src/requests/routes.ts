@@ -25,6 +25,8 @@ export function requestRoutes(services: Services): Router {
     render(req, res, 'requests/submitted', { title: 'Request submitted', ...view }, {
       fragments: { pane: 'requests/_submitted' },
       announce: `Request submitted for ${view.request.packageName}`,
+      // Reached by the redirect after Submit: with JavaScript too, a reload shows this, not an empty form.
+      pushAddress: true,
     });
   });
 

@@ -24,6 +24,11 @@ export interface RenderOptions {
   announce?: string;
   /** Targets that swap a small part of a page (a form's dates): their fragments leave its title alone. */
   keepTitleFor?: string[];
+  /**
+   * The page has an address of its own that the browser should show when it arrives as a fragment:
+   * the end of a Post/Redirect/Get, which htmx follows without changing the address.
+   */
+  pushAddress?: boolean;
 }
 
 /** The id htmx says it will swap into, when this is an htmx request that wants a fragment. */
@@ -63,6 +68,7 @@ export function render(req: Request, res: Response, view: string, data: object =
     const errors = (data as { errors?: unknown[] }).errors;
     html += `\n<title>${escapeHtml(documentTitle(title, Boolean(errors?.length), ctx.user?.directory.name ?? null))}</title>`;
   }
+  if (fragment && options.pushAddress) res.set('HX-Push-Url', req.originalUrl);
   if (fragment && options.announce) {
     // The text goes into the page's existing live region (innerHTML): a region replaced whole
     // arrives already filled, and screen readers often do not read that out.

@@ -108,6 +108,8 @@ describe.each([
     await settle(page, js, 'confirmation');
     await expect.poll(() => page.getByRole('heading', { name: 'Request submitted' }).count()).toBe(1);
     expect(await page.textContent('main')).toContain('Max Manager must approve it by');
+    // The confirmation has its own address, with JavaScript as without: a reload shows it again.
+    await expect.poll(() => new URL(page.url()).pathname).toMatch(/^\/requests\/[0-9a-f-]{36}\/submitted$/);
     if (js) {
       // The page's own live region (the one screen readers listen to since the page loaded) says what happened.
       const status = page.locator('#live-status');

@@ -529,6 +529,26 @@ describe('submitting', () => {
     expect(pending.text).toContain('You cannot request Billing: approve because you have a pending request for Billing: submit.');
   });
 
+  it('asks for a policy when Continue is pressed without one', async () => {
+    const res = await rita.get(`/access-packages/${PKG.wiki}/request?step=policy`);
+    expect(res.status).toBe(422);
+    expect(res.text).toContain('<a href="#policy">Select a policy</a>');
+    expect(res.text).toMatch(/<legend[^>]*>Select a policy<\/legend>/);
+    // Chosen, it goes on to the form.
+    const chosen = await rita.get(`/access-packages/${PKG.wiki}/request?step=policy&policy=${await policyId(PKG.wiki, 'Staff: with approval')}`);
+    expect(chosen.status).toBe(200);
+    expect(chosen.text).toContain('Business justification');
+  });
+
+  it('gives the confirmation after Submit its own address when htmx follows the redirect', async () => {
+    const id = await requestId(rita, PKG.wiki, await policyId(PKG.wiki, 'Staff: with approval'), validWiki);
+    const fragment = await rita.get(`/requests/${id}/submitted`).set({ 'HX-Request': 'true', 'HX-Target': 'pane' });
+    expect(fragment.status).toBe(200);
+    expect(fragment.headers['hx-push-url']).toBe(`/requests/${id}/submitted`);
+    expect(fragment.text).not.toContain('<html');
+    expect((await rita.get(`/requests/${id}/submitted`)).headers['hx-push-url']).toBeUndefined();
+  });
+
   it('enforces separation of duties whichever of the two packages names the other', async () => {
     // Only Billing: submit names Billing: approve now.
     await db('access_package_incompatibles').where({ access_package_id: PKG.billingApprove, incompatible_id: PKG.billingSubmit }).delete();
