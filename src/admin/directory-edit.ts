@@ -44,7 +44,7 @@ export async function editDirectory<T>(
     const exported = (await exportDirectoryWith(trx, dir.hint)) as EditableFile;
     const file: EditableFile = { ...exported, users: exported.users ?? [], groups: exported.groups ?? [], catalogs: exported.catalogs ?? [], assignments: exported.assignments ?? [], accessReviews: exported.accessReviews ?? [] };
     const edit = await change(file, trx);
-    const result = await importDirectoryWith(trx, file, { clock, actor });
+    const result = await importDirectoryWith(trx, file, { clock, actor, edit: true });
     if (!result.ok) {
       const errors = new FieldErrors();
       for (const p of result.problems) {

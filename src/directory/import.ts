@@ -26,6 +26,11 @@ export interface ImportOptions {
   dryRun: boolean;
   clock: Clock;
   actor: Actor;
+  /**
+   * An administrator's edit made through the file (admin/directory-edit.ts): it records its own
+   * audit entry, so the import writes no `directory.imported` entry and is no import moment.
+   */
+  edit?: boolean;
 }
 
 /** `applied` is true when changes were written (not a dry run, and the file differed from the database). */
@@ -1178,6 +1183,10 @@ async function run(trx: Knex.Transaction, file: ParsedDirectory, now: Date, opti
   // ---- the directory itself, and the audit entry ------------------------------------------------
   const result = plan.build(hint, file.directory.name, options.dryRun, newDirectory);
   if (result.changes.length === 0) return { ok: true, plan: result, applied: false };
+  if (options.edit) {
+    await trx('directories').where({ id: dirId }).update({ name: file.directory.name, sign_in: JSON.stringify(signIn), updated_at: now });
+    return { ok: true, plan: result, applied: true };
+  }
   await trx('directories').where({ id: dirId }).update({ name: file.directory.name, sign_in: JSON.stringify(signIn), last_imported_at: now, updated_at: now });
   await recordAudit(trx, options.actor, {
     action: 'directory.imported',

@@ -186,6 +186,7 @@ describe('resources and access packages', () => {
 
   it('creates a package with resource roles and an incompatible package', async () => {
     const general = await catalogId('General');
+    const [{ last }] = await db('audit_log').max('id as last');
     const res = await post(max, `/admin/catalogs/${general}/access-packages/new`, `/admin/catalogs/${general}/access-packages`, {
       name: 'Docs writers',
       description: 'Write the docs.',
@@ -199,6 +200,9 @@ describe('resources and access packages', () => {
     const page = await max.get(res.headers.location);
     expect(page.text).toContain('Access package Docs writers created.');
     expect(page.text).toContain(`/@fabrikam.test/access-packages/${pkg.id}`);
+    // The audit log says what was done: one entry for the package, none claiming a directory import.
+    const entries = await db('audit_log').where('id', '>', last ?? 0).whereIn('action', ['accessPackage.created', 'directory.imported']).pluck('action');
+    expect(entries).toEqual(['accessPackage.created']);
   });
 
   it('refuses a catalog owner a role of another catalog’s resource, and keeps roles a package already has', async () => {
