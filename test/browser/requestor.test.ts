@@ -183,6 +183,24 @@ describe.each([
     await page.context().close();
   });
 
+  it('shows, after Back, the search the results are for', async () => {
+    const page = await h.newPage({ javaScript: js });
+    await signInWithBrowser(page, USER.requestor);
+    await visit(page, '/access-packages');
+    for (const [q, field] of [['wiki', 'Name'], ['repository', 'Resources']] as const) {
+      await page.getByLabel('Search', { exact: true }).fill(q);
+      await page.getByLabel('Search in').selectOption({ label: field });
+      await Promise.all([js ? htmxSettled(page) : page.waitForURL(new RegExp(`q=${q}`)), page.getByRole('button', { name: 'Search' }).click()]);
+      await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe(q);
+    }
+    await page.goBack();
+    await expect.poll(() => new URL(page.url()).searchParams.get('q')).toBe('wiki');
+    await expect.poll(() => page.getByRole('link', { name: 'Wiki editors', exact: true }).count()).toBe(1);
+    expect(await page.getByLabel('Search', { exact: true }).inputValue()).toBe('wiki');
+    expect(await page.getByLabel('Search in').evaluate((el) => (el as HTMLSelectElement).selectedOptions[0].textContent)).toBe('Name');
+    await page.context().close();
+  });
+
   it('shows clear pages for what does not exist or is unavailable, and signs out', async () => {
     const page = await h.newPage({ javaScript: js });
     await signInWithBrowser(page, USER.guest);
