@@ -95,6 +95,12 @@ export function createApp(deps: AppDeps): Express {
     }
   });
 
+  // Browsers ask for an icon on every first visit; there is none, and "none" is cached for a day
+  // instead of a 404 page (with a session lookup) each time.
+  app.get('/favicon.ico', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=86400').status(204).end();
+  });
+
   app.use(express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 500 }));
   app.use(
     session({

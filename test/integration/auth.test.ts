@@ -252,6 +252,13 @@ describe('the frame', () => {
     expect(css.headers.etag).not.toBe(cssPlain.headers.etag);
   });
 
+  it('answers the browser\'s request for /favicon.ico with 204, cached, and no session', async () => {
+    const res = await supertest(t.app).get('/favicon.ico');
+    expect(res.status).toBe(204);
+    expect(res.headers['cache-control']).toBe('public, max-age=86400');
+    expect(res.headers['set-cookie']).toBeUndefined();
+  });
+
   it('reports health with the database', async () => {
     const res = await supertest(t.app).get('/healthz');
     expect(res.status).toBe(200);
