@@ -69,6 +69,18 @@ const lines = (text: string) =>
     .map((l) => l.trim())
     .filter(Boolean);
 
+/**
+ * "A number of days" needs one: left empty or 0 it would mean access that never ends (as in the
+ * directory file), which is what "Never" is for.
+ */
+function daysOfAccess(value: string, errors: FieldErrors): number {
+  const days = whole(value, 'expirationDays', 'Days', errors);
+  if (days === 0 || (days === undefined && !errors.has('expirationDays'))) {
+    errors.add('expirationDays', 'Days: enter how many days access lasts, from 1 to 3660, or choose that access never ends');
+  }
+  return days ?? 0;
+}
+
 function whole(value: string, field: string, label: string, errors: FieldErrors): number | undefined {
   if (value === '') return undefined;
   if (!/^\d{1,6}$/.test(value)) {
@@ -157,7 +169,7 @@ export function readPolicyForm(form: FormBody): { policy: FilePolicy; action: st
         ? { onDate: form.text('expirationDate') }
         : kind === 'never'
           ? { never: true }
-          : { afterDays: whole(form.text('expirationDays'), 'expirationDays', 'Days', errors) ?? 0 };
+          : { afterDays: daysOfAccess(form.text('expirationDays'), errors) };
   if (kind === 'onDate' && !/^\d{4}-\d{2}-\d{2}$/.test(form.text('expirationDate'))) errors.add('expirationDate', 'Access ends on: enter a date, like 2027-06-30');
 
   const policy: FilePolicy = {

@@ -435,6 +435,16 @@ describe('the policy editor', () => {
     expect(audit.target_id).toBe(policy.id);
   });
 
+  it('asks how many days access lasts: left empty or 0, it would never end', async () => {
+    const page = `/admin/access-packages/${PKG.repo}/policies/new`;
+    for (const days of ['', '0']) {
+      const res = await post(max, page, page, policyFields({ name: `Days ${days || 'empty'}`, expirationDays: days }));
+      expect(res.status, days).toBe(422);
+      expect(res.text).toContain('<a href="#expirationDays">Days: enter how many days access lasts, from 1 to 3660, or choose that access never ends</a>');
+    }
+    expect(await db('policies').whereLike('name', 'Days %').count('* as n')).toEqual([{ n: 0 }]);
+  });
+
   it('refuses what the import refuses, with the same messages, at the fields', async () => {
     const page = `/admin/access-packages/${PKG.repo}/policies/new`;
     const res = await post(max, page, page, policyFields({
