@@ -69,6 +69,8 @@ export interface RequestFormModel {
   values: RequestInput;
   /** Messages about a resubmission: the earlier policy changed or no longer applies. */
   notices: string[];
+  /** Why the person cannot request the package at all (separation of duties): no form is shown. */
+  blockers: string[];
   resubmitOf: RequestDetails | null;
 }
 
@@ -116,6 +118,13 @@ function checkAnswer(q: Question, answer: string, field: string, errors: FieldEr
   }
 }
 
+/** Why this person cannot request the package: a package they have or have asked for is incompatible with it. */
+function separationOfDuties(packageName: string, conflict: { name: string; kind: 'assignment' | 'request' }): string {
+  return conflict.kind === 'assignment'
+    ? `You cannot request ${packageName} because you have ${conflict.name}. The two are incompatible (separation of duties).`
+    : `You cannot request ${packageName} because you have a pending request for ${conflict.name}. The two are incompatible (separation of duties).`;
+}
+
 export function createRequestService(deps: { db: Knex; clock: Clock; notifier: Notifier }) {
   const { db, clock, notifier } = deps;
 
@@ -136,7 +145,9 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         'You cannot request this access package. It may have been removed, or none of its policies lets you request it. If someone sent you this link, ask them to check that you are allowed to request it.',
       );
     }
-    return { pkg, policies, assignment, openRequest: openRequest ?? null, manages, held };
+    // Said before anything is filled in, not only when the form is submitted.
+    const conflicts = pkg && policies.length && !assignment && !openRequest ? await incompatibleHoldings(db, user.id, packageId) : [];
+    return { pkg, policies, assignment, openRequest: openRequest ?? null, manages, held, blockers: conflicts.map((c) => separationOfDuties(pkg.name, c)) };
   }
 
   async function ownRequest(user: CurrentUser, requestId: string): Promise<RequestDetails> {
@@ -159,7 +170,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
     /** What the request form shows: the policies to choose from, the chosen one, and values to pre-fill. */
     async requestForm(user: CurrentUser, packageId: string, options: { policyId?: string; choosePolicy?: boolean; resubmitOf?: string; values?: RequestInput }): Promise<RequestFormModel> {
       const now = clock.now();
-      const { pkg, policies } = await visiblePackage(user, packageId, now);
+      const { pkg, policies, blockers } = await visiblePackage(user, packageId, now);
       const notices: string[] = [];
       let values = options.values ?? emptyRequestInput();
       let resubmitOf: RequestDetails | null = null;
@@ -188,7 +199,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
       if (policies.length === 1) policyId = policies[0].id;
       const policy = policies.find((p) => p.id === policyId) ?? null;
       if (policy && !values.policyVersion) values = { ...values, policyId: policy.id, policyVersion: policy.updatedAt.toISOString() };
-      return { pkg, policies, policy, userAttributes: await userAttributes(user.id), values, notices, resubmitOf };
+      return { pkg, policies, policy, userAttributes: await userAttributes(user.id), values, notices, blockers, resubmitOf };
     },
 
     /**
@@ -236,15 +247,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         const [open] = await openRequestFor(trx, user.id, [packageId]);
         if (open) errors.add('request', `You already have a request for ${pkg.name} that is pending approval. You can view or cancel it in Request history.`, '#request-form');
         const conflicts = await incompatibleHoldings(trx, user.id, packageId);
-        for (const c of conflicts) {
-          errors.add(
-            `request-${c.id}`,
-            c.kind === 'assignment'
-              ? `You cannot request ${pkg.name} because you have ${c.name}. The two are incompatible (separation of duties).`
-              : `You cannot request ${pkg.name} because you have a pending request for ${c.name}. The two are incompatible (separation of duties).`,
-            '#request-form',
-          );
-        }
+        for (const c of conflicts) errors.add(`request-${c.id}`, separationOfDuties(pkg.name, c), '#request-form');
 
         // Questions.
         const answers: Answer[] = policy.questions.map((q, i) => {

@@ -521,6 +521,14 @@ describe('submitting', () => {
     const res = await submit(rita, PKG.billingSubmit, submitPolicy, {});
     expect(res.status).toBe(422);
     expect(res.text).toContain('You cannot request Billing: submit because you have Billing: approve. The two are incompatible (separation of duties).');
+    // Said before anything is filled in: on the package's pane and in place of the form.
+    for (const path of [`/access-packages/${PKG.billingSubmit}`, `/access-packages/${PKG.billingSubmit}/request?policy=${submitPolicy}`]) {
+      const page = await rita.get(path);
+      expect(page.status, path).toBe(200);
+      expect(page.text, path).toContain('<p class="banner__text">You cannot request Billing: submit because you have Billing: approve. The two are incompatible (separation of duties).</p>');
+      expect(page.text, path).not.toContain('>Request access</a>');
+      expect(page.text, path).not.toContain('>Submit</button>');
+    }
 
     const otto = await signIn(t.app, USER.other);
     expect((await submit(otto, PKG.billingSubmit, submitPolicy, {})).status).toBe(303);
