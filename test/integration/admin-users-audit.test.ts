@@ -105,8 +105,8 @@ describe('Users', () => {
     const page = await ada.get(`/admin/users/${await userId(USER.requestor)}`);
     expect(page.status).toBe(200);
     const text = page.text;
-    expect(text).toContain('<dt>department</dt><dd>Engineering</dd>');
-    expect(text).toContain('<dt>costCenter</dt><dd>CC-42</dd>');
+    expect(text).toContain('<dt>Department</dt><dd>Engineering</dd>');
+    expect(text).toContain('<dt>Cost center</dt><dd>CC-42</dd>');
     expect(text).toContain(`<a href="/admin/users/${await userId(USER.manager)}">Max Manager (max.manager@fabrikam.test)</a>`);
     const staff = (await db('groups').where({ key: 'staff' }).join('directories as d', 'd.id', 'groups.directory_id').where('d.hint', 'fabrikam.test').first('groups.id')).id;
     expect(text).toContain(`<a href="/admin/groups/${staff}">Staff</a>`);
