@@ -3,6 +3,7 @@
 //   swap, focus moves into the new content (its message, what it marks, else where focus was lost,
 //   its caption or heading);
 // - Enter in a search field inside a larger form presses its Find button (data-enter-clicks);
+// - a table wider than the screen scrolls in a box that keyboard users can focus and scroll;
 // - My Access style links, /@<hint>#/access-packages/<id>: the fragment never reaches the server,
 //   so here it becomes where to go after signing in.
 (function () {
@@ -56,13 +57,38 @@
     event.preventDefault();
     button.click();
   });
+  // A wide table scrolls inside its box on a narrow screen (400 % zoom): the box then takes focus,
+  // named after the table's caption, so that keyboard users can scroll it with the arrow keys.
+  function markScrollingTables(root) {
+    root.querySelectorAll('.table-wrap').forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1;
+      if (scrolls && !wrap.hasAttribute('tabindex')) {
+        var caption = wrap.querySelector('caption');
+        wrap.setAttribute('tabindex', '0');
+        wrap.setAttribute('role', 'region');
+        wrap.setAttribute('aria-label', caption ? caption.textContent.trim() : 'Table');
+        wrap.setAttribute('data-scrolls', '');
+      } else if (!scrolls && wrap.hasAttribute('data-scrolls')) {
+        ['tabindex', 'role', 'aria-label', 'data-scrolls'].forEach(function (a) { wrap.removeAttribute(a); });
+      }
+    });
+  }
+  var resizing = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () { markScrollingTables(document); }, 200);
+  });
   document.addEventListener('DOMContentLoaded', function () {
     followFragmentLink();
     focusMessage(document);
     addCopyButtons(document);
+    markScrollingTables(document);
   });
   document.addEventListener('htmx:afterSettle', function (event) {
-    if (event.detail && event.detail.target) addCopyButtons(event.detail.target);
+    if (event.detail && event.detail.target) {
+      addCopyButtons(event.detail.target);
+      markScrollingTables(document);
+    }
   });
   // Where focus goes after a swap: the new content's message, else what it marks to focus, else,
   // when the focused control went away with the old content (a "Next page" link, a "Remove" button),

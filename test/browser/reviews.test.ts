@@ -103,6 +103,20 @@ describe.each([
     expect(await table.getByRole('row', { name: /Otto Other.*Recommended: Deny \(no sign-in for 30 days\).*Not reviewed/ }).count()).toBe(1);
     expect(await table.getByRole('row', { name: /Rita Requestor.*Recommended: Approve/ }).count()).toBe(1);
     expect(await page.getByText('Nina Nomanager').count()).toBe(0);
+    if (js) {
+      // At 400 % zoom the table scrolls in its box: the box can then be focused and scrolled from the keyboard.
+      await page.setViewportSize({ width: 320, height: 640 });
+      const wrap = page.locator('.table-wrap', { has: table });
+      await expect.poll(() => wrap.getAttribute('tabindex')).toBe('0');
+      expect(await wrap.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true);
+      expect(await page.getByRole('region', { name: 'People to review' }).count()).toBe(1);
+      await expectAccessible(page, 'manager review at 320 px');
+      await wrap.focus();
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => wrap.evaluate((el) => el.scrollLeft)).toBeGreaterThan(0);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await expect.poll(() => wrap.getAttribute('tabindex')).toBeNull();
+    }
 
     await page.getByRole('link', { name: /Review Lia Lead’s access to Staff/ }).click();
     await page.getByRole('heading', { level: 2, name: 'Lia Lead' }).waitFor();
