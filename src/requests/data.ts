@@ -254,8 +254,9 @@ export async function transitionRequest(
 /**
  * Packages incompatible with this one that the person holds or has asked for (separation of
  * duties), whichever of the two names the other: the directory refuses anyone holding both.
+ * `requests: false`: only the packages they hold.
  */
-export async function incompatibleHoldings(trx: Knex, userId: string, packageId: string): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
+export async function incompatibleHoldings(trx: Knex, userId: string, packageId: string, options: { requests?: boolean } = {}): Promise<{ id: string; name: string; kind: 'assignment' | 'request' }[]> {
   const incompatible = trx('access_package_incompatibles')
     .where({ access_package_id: packageId })
     .select('incompatible_id')
@@ -266,6 +267,7 @@ export async function incompatibleHoldings(trx: Knex, userId: string, packageId:
     .whereIn('a.state', ['scheduled', 'delivered'])
     .whereIn('a.access_package_id', incompatible)
     .select('p.id', 'p.name');
+  if (options.requests === false) return held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const }));
   const asked = await trx('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .where('r.target_user_id', userId)

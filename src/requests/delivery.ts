@@ -32,7 +32,7 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
   if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
   // Separation of duties, again at delivery: a package may have been made incompatible with one the
   // person holds while the request waited for approval.
-  const held = reason ? [] : (await incompatibleHoldings(trx, r.target_user_id, r.access_package_id)).filter((c) => c.kind === 'assignment');
+  const held = reason ? [] : await incompatibleHoldings(trx, r.target_user_id, r.access_package_id, { requests: false });
   if (held.length) {
     const names = held.map((c) => c.name).join(', ');
     reason = {
