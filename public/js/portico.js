@@ -51,7 +51,7 @@
   // instead of the form's first one (its Save).
   document.addEventListener('keydown', function (event) {
     var field = event.target;
-    if (event.key !== 'Enter' || !field || !field.getAttribute || !field.getAttribute('data-enter-clicks')) return;
+    if (event.key !== 'Enter' || event.isComposing || !field || !field.getAttribute || !field.getAttribute('data-enter-clicks')) return;
     var button = document.getElementById(field.getAttribute('data-enter-clicks'));
     if (!button) return;
     event.preventDefault();
