@@ -13,6 +13,8 @@ export interface FilePolicy {
   requestorAttributes?: FileAttribute[];
   expiration?: { afterDays?: number; afterHours?: number; onDate?: string; never?: boolean };
   allowCustomPeriod?: boolean;
+  /** The editor's only: what was typed in a number field that is not a whole number, shown again as typed. Never saved (such a form is refused). */
+  typed?: Record<string, string>;
 }
 
 type FileApprover = { type: 'manager' } | { type: 'sponsor' } | { type: 'user'; email: string } | { type: 'group'; group: string };
@@ -23,6 +25,8 @@ export interface FileStage {
   timeoutDays?: number;
   requireApproverJustification?: boolean;
   escalation?: { afterDays: number; approvers: FileApprover[] } | null;
+  /** As FilePolicy.typed, for this stage's number fields (it moves with the stage when one is removed). */
+  typed?: Record<string, string>;
 }
 
 export interface FileQuestion {
@@ -73,18 +77,20 @@ const lines = (text: string) =>
  * "A number of days" needs one: left empty or 0 it would mean access that never ends (as in the
  * directory file), which is what "Never" is for.
  */
-function daysOfAccess(value: string, errors: FieldErrors): number {
-  const days = whole(value, 'expirationDays', 'Days', errors);
+function daysOfAccess(value: string, errors: FieldErrors, typed: Record<string, string>): number {
+  const days = whole(value, 'expirationDays', 'Days', errors, typed, 'expirationDays');
   if (days === 0 || (days === undefined && !errors.has('expirationDays'))) {
     errors.add('expirationDays', 'Days: enter how many days access lasts, from 1 to 3660, or choose that access never ends');
   }
   return days ?? 0;
 }
 
-function whole(value: string, field: string, label: string, errors: FieldErrors): number | undefined {
+/** A whole number, or undefined when empty; anything else is refused and kept in `typed` under `key`. */
+function whole(value: string, field: string, label: string, errors: FieldErrors, typed: Record<string, string>, key: string): number | undefined {
   if (value === '') return undefined;
   if (!/^\d{1,6}$/.test(value)) {
     errors.add(field, `${label}: enter a whole number`);
+    typed[key] = value;
     return undefined;
   }
   return Number(value);
@@ -120,15 +126,21 @@ export function readPolicyForm(form: FormBody): { policy: FilePolicy; action: st
   for (let i = 0; i < stageCount; i++) {
     const p = `stage-${i}-`;
     const escalate = form.text(`${p}escalate`) === 'yes';
-    stages.push({
+    const typed: Record<string, string> = {};
+    const stage: FileStage = {
       approvers: approvers(form, `${p}approvers`, true),
       fallbackApprovers: approvers(form, `${p}fallback`, false),
-      timeoutDays: whole(form.text(`${p}timeoutDays`), `${p}timeoutDays`, `Stage ${i + 1}: decision must be made in how many days`, errors),
+      timeoutDays: whole(form.text(`${p}timeoutDays`), `${p}timeoutDays`, `Stage ${i + 1}: decision must be made in how many days`, errors, typed, 'timeoutDays'),
       requireApproverJustification: form.text(`${p}requireApproverJustification`) === 'yes',
       escalation: escalate
-        ? { afterDays: whole(form.text(`${p}escalationAfterDays`), `${p}escalationAfterDays`, `Stage ${i + 1}: forward after how many days`, errors) ?? 0, approvers: approvers(form, `${p}escalation`, false) }
+        ? {
+            afterDays: whole(form.text(`${p}escalationAfterDays`), `${p}escalationAfterDays`, `Stage ${i + 1}: forward after how many days`, errors, typed, 'escalationAfterDays') ?? 0,
+            approvers: approvers(form, `${p}escalation`, false),
+          }
         : null,
-    });
+    };
+    if (Object.keys(typed).length > 0) stage.typed = typed;
+    stages.push(stage);
   }
 
   const questionCount = Math.min(MAX_ITEMS, Number(form.text('questionCount')) || 0);
@@ -162,14 +174,15 @@ export function readPolicyForm(form: FormBody): { policy: FilePolicy; action: st
   }
 
   const kind = form.text('expiration');
+  const typed: Record<string, string> = {};
   const expiration: FilePolicy['expiration'] =
     kind === 'afterHours'
-      ? { afterHours: whole(form.text('expirationHours'), 'expirationHours', 'Hours', errors) ?? 0 }
+      ? { afterHours: whole(form.text('expirationHours'), 'expirationHours', 'Hours', errors, typed, 'expirationHours') ?? 0 }
       : kind === 'onDate'
         ? { onDate: form.text('expirationDate') }
         : kind === 'never'
           ? { never: true }
-          : { afterDays: daysOfAccess(form.text('expirationDays'), errors) };
+          : { afterDays: daysOfAccess(form.text('expirationDays'), errors, typed) };
   if (kind === 'onDate' && !/^\d{4}-\d{2}-\d{2}$/.test(form.text('expirationDate'))) errors.add('expirationDate', 'Access ends on: enter a date, like 2027-06-30');
 
   const policy: FilePolicy = {
@@ -184,6 +197,7 @@ export function readPolicyForm(form: FormBody): { policy: FilePolicy; action: st
     expiration,
     allowCustomPeriod: form.text('allowCustomPeriod') === 'yes',
   };
+  if (Object.keys(typed).length > 0) policy.typed = typed;
   const action = form.text('action') || 'save';
   if (action === 'save') {
     if (!policy.name) errors.add('name', 'Name: enter a name for the policy');

@@ -549,6 +549,15 @@ describe('the policy editor', () => {
     const numbers = await post(max, page, page, policyFields({ name: 'Numbers', 'stage-0-timeoutDays': 'soon' }));
     expect(numbers.status).toBe(422);
     expect(numbers.text).toContain('Stage 1: decision must be made in how many days: enter a whole number');
+    expect(numbers.text).toContain('id="stage-0-timeoutDays" name="stage-0-timeoutDays" type="text" value="soon"');
     expect(await db('policies').where({ name: 'Numbers' }).first()).toBeUndefined();
+
+    // What was typed stays as typed, also when another button re-draws the form and moves the stage it was in.
+    const moved = await post(max, page, page, policyFields({ name: 'Numbers', action: 'removeStage-0', expirationDays: '3O', 'stage-1-timeoutDays': 'ten', 'stage-1-escalationAfterDays': '5 days' }));
+    expect(moved.status).toBe(200);
+    expect(moved.text).toContain('id="expirationDays" name="expirationDays" type="text" value="3O"');
+    expect(moved.text).toContain('id="stage-0-timeoutDays" name="stage-0-timeoutDays" type="text" value="ten"');
+    expect(moved.text).toContain('id="stage-0-escalationAfterDays" name="stage-0-escalationAfterDays" type="text" value="5 days"');
+    expect(moved.text).not.toContain('id="stage-1-timeoutDays"');
   });
 });
