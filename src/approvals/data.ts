@@ -51,15 +51,20 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
     .orderByRaw(`t.due_at ${dir}, t.id ${dir}`);
 }
 
-export async function countPendingForApprover(db: Knex, userId: string): Promise<{ count: number; oldestDue: Date | null }> {
-  const row = await db('request_stage_approvers as a')
+/**
+ * For the Overview: the stages waiting for this approver, as one row (`count`, `oldest` deadline).
+ * The person is a subquery's value, not a parameter: PostgreSQL then estimates every approver
+ * alike and keeps one plan. Estimated for each person's own numbers, the statement was planned
+ * again on every Overview (0.45 ms) to run the same plan.
+ */
+export function pendingForApproverSummary(db: Knex, userId: string): Knex.QueryBuilder {
+  return db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
-    .where('a.user_id', userId)
+    .whereRaw('a.user_id = (select ?::uuid)', [userId])
     .whereRaw(PENDING_FOR_APPROVER)
     .whereNot('r.target_user_id', userId)
-    .first(db.raw('count(*)::int as count'), db.raw('min(s.due_at) as oldest'));
-  return { count: Number(row?.count ?? 0), oldestDue: row?.oldest ? new Date(row.oldest) : null };
+    .select(db.raw('count(*)::int as count'), db.raw('min(s.due_at) as oldest'));
 }
 
 export interface PastDecision {

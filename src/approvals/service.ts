@@ -9,7 +9,7 @@ import { deliverRequest } from '../requests/delivery.ts';
 import { closeApproverItems } from '../requests/service.ts';
 import { describeTimeline } from '../requests/timeline.ts';
 import { serializeKey, toPage, type Page, type PageRequest } from '../shared/keyset.ts';
-import { approverStages, countPendingForApprover, decisionsBy, pendingForApprover, requestorProfile, type PastDecision, type PendingApproval } from './data.ts';
+import { approverStages, decisionsBy, pendingForApprover, requestorProfile, type PastDecision, type PendingApproval } from './data.ts';
 import { expireDueStages, hasOverdueStage } from './lifecycle.ts';
 import { startStage } from './stages.ts';
 
@@ -57,8 +57,6 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
       const rows = await decisionsBy(db, user.id, page, PAGE_SIZE);
       return toPage(rows, PAGE_SIZE, page, (r) => [serializeKey(r.decidedAt), r.stageId]);
     },
-
-    countPending: (user: CurrentUser) => countPendingForApprover(db, user.id),
 
     view: approverView,
 

@@ -1,9 +1,7 @@
 import type { Knex } from 'knex';
-import { countPendingForApprover } from '../approvals/data.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
-import { addDays, type Clock } from '../clock.ts';
-import { isOpenSql } from '../requests/states.ts';
-import { countToReview } from '../reviews/data.ts';
+import type { Clock } from '../clock.ts';
+import { overviewCounts } from './data.ts';
 
 export const ENDING_SOON_DAYS = 14;
 
@@ -22,31 +20,16 @@ export interface OverviewSummary {
 export function createOverviewService(deps: { db: Knex; clock: Clock }) {
   const { db, clock } = deps;
   return {
-    /** What needs the person now: one count per card, each from one indexed query. */
+    /** What needs the person now: one count per card, each from one indexed query, all in one statement. */
     async summary(user: CurrentUser): Promise<OverviewSummary> {
-      const now = clock.now();
-      // Four independent counts, sent at once (on PostgreSQL over four connections).
-      const [approvals, reviews, requests, ending] = await Promise.all([
-        countPendingForApprover(db, user.id),
-        countToReview(db, user.id, now),
-        db('requests as r').where('r.target_user_id', user.id).whereRaw(isOpenSql('r')).first(
-          db.raw('count(*)::int as count'),
-          db.raw('min(submitted_at) as oldest'),
-        ),
-        db('assignments')
-          .where('user_id', user.id)
-          .whereRaw("state = 'delivered'") // in the text, so a generic plan can use the partial index assignments_ending
-          .where('ends_at', '>', now)
-          .where('ends_at', '<=', addDays(now, ENDING_SOON_DAYS))
-          .first(db.raw('count(*)::int as count'), db.raw('min(ends_at) as soonest')),
-      ]);
+      const c = await overviewCounts(db, user.id, clock.now(), ENDING_SOON_DAYS);
       const summary = {
-        approvals,
-        reviews: { count: reviews.reviews, items: reviews.items, soonestEnd: reviews.soonestEnd },
-        requests: { count: Number(requests?.count ?? 0), oldestSubmitted: requests?.oldest ? new Date(requests.oldest) : null },
-        ending: { count: Number(ending?.count ?? 0), soonestEnd: ending?.soonest ? new Date(ending.soonest) : null },
+        approvals: { count: c.approvals, oldestDue: c.approvalsOldestDue },
+        reviews: { count: c.reviews, items: c.reviewItems, soonestEnd: c.reviewsSoonestEnd },
+        requests: { count: c.requests, oldestSubmitted: c.requestsOldestSubmitted },
+        ending: { count: c.ending, soonestEnd: c.endingSoonest },
       };
-      return { ...summary, nothingToDo: summary.approvals.count + summary.reviews.count + summary.requests.count + summary.ending.count === 0 };
+      return { ...summary, nothingToDo: c.approvals + c.reviews + c.requests + c.ending === 0 };
     },
   };
 }

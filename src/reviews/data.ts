@@ -85,16 +85,15 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
   return q.orderByRaw(`i.ended_at ${dir}, i.id ${dir}`).limit(limit + 1);
 }
 
-/** For the Overview: active reviews where this person still has undecided items. */
-export async function countToReview(db: Knex, userId: string, now: Date): Promise<{ reviews: number; items: number; soonestEnd: Date | null }> {
-  const row = await db('access_review_progress as m')
+/** For the Overview: active reviews where this person still has undecided items, as one row (`reviews`, `items`, `soonest` end). */
+export function toReviewSummary(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
+  return db('access_review_progress as m')
     .join('access_review_instances as i', 'i.id', 'm.instance_id')
     .where('m.user_id', userId)
     .whereRaw('m.decided < m.total')
     .whereRaw("i.state = 'active'") // in the text, so a generic plan can use the partial index access_review_instances_due
     .where('i.ends_at', '>', now)
-    .first(db.raw('count(*)::int as reviews'), db.raw('coalesce(sum(m.total - m.decided), 0)::int as items'), db.raw('min(i.ends_at) as soonest'));
-  return { reviews: Number(row?.reviews ?? 0), items: Number(row?.items ?? 0), soonestEnd: row?.soonest ? new Date(row.soonest) : null };
+    .select(db.raw('count(*)::int as reviews'), db.raw('coalesce(sum(m.total - m.decided), 0)::int as items'), db.raw('min(i.ends_at) as soonest'));
 }
 
 export interface InstanceDetails {

@@ -7,7 +7,6 @@ import type { Notifier } from '../notifications/notifier.ts';
 import { serializeKey, toPage, type Page, type PageRequest } from '../shared/keyset.ts';
 import {
   allItems,
-  countToReview,
   decisionsOn,
   endedForReviewer,
   instanceDetails,
@@ -103,8 +102,6 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
       const rows = await endedForReviewer(db, user.id, page, LIST_PAGE_SIZE);
       return toPage(rows, LIST_PAGE_SIZE, page, (r) => [serializeKey(r.endedAt), r.instanceId]);
     },
-
-    countToReview: (user: CurrentUser) => countToReview(db, user.id, clock.now()),
 
     /** A review as one of its reviewers sees it: only their own items. */
     async view(user: CurrentUser, instanceId: string, page: PageRequest) {
