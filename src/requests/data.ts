@@ -149,6 +149,40 @@ export async function requestNames(db: Knex, id: string): Promise<{ requestorNam
   return row ?? null;
 }
 
+/** A request's stages, each with its approvers, as JSON (one statement for the request and all its parts). */
+const STAGES_JSON = `(select coalesce(json_agg(st order by st.position), '[]') from (
+    select s.id, s.position, s.state, s.timeout_days, s.require_approver_justification, s.started_at, s.due_at, s.escalate_at,
+      s.escalated_at, s.decided_at, s.decision, d.display_name as decided_by_name, s.justification,
+      (select coalesce(json_agg(json_build_object('userId', a.user_id, 'name', u.display_name, 'email', u.email, 'kind', a.kind) order by a.kind, u.display_name), '[]')
+        from request_stage_approvers a join users u on u.id = a.user_id where a.stage_id = s.id) as approvers
+    from request_stages s left join users d on d.id = s.decided_by_id where s.request_id = r.id) st) as stages`;
+const ASSIGNMENT_JSON = `(select row_to_json(x) from (select id, state, starts_at, ends_at, ended_at from assignments
+    where request_id = r.id order by created_at desc limit 1) x) as assignment`;
+
+const dateOrNull = (value: string | null) => (value === null ? null : new Date(value));
+
+interface StageJson {
+  id: string;
+  position: number;
+  state: StageDetails['state'];
+  timeout_days: number;
+  require_approver_justification: boolean;
+  started_at: string | null;
+  due_at: string | null;
+  escalate_at: string | null;
+  escalated_at: string | null;
+  decided_at: string | null;
+  decision: StageDetails['decision'];
+  decided_by_name: string | null;
+  justification: string | null;
+  approvers: StageDetails['approvers'];
+}
+
+/**
+ * A request with its package, policy, requestor, stages and approvers, and the access it gave, read
+ * in one statement: its stages and its access come as JSON (four round trips were a third of a
+ * request pane's time in Node).
+ */
 export async function requestDetails(db: Knex, id: string): Promise<RequestDetails | null> {
   const r = await db('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
@@ -163,17 +197,12 @@ export async function requestDetails(db: Knex, id: string): Promise<RequestDetai
       'u.display_name as requestor_name',
       'u.email as requestor_email',
       db.raw('(select n.id from requests n where n.resubmits_request_id = r.id order by n.submitted_at desc limit 1) as resubmitted_by_id'),
+      db.raw(STAGES_JSON),
+      db.raw(ASSIGNMENT_JSON),
     );
   if (!r) return null;
-  const stages = await db('request_stages as s').leftJoin('users as d', 'd.id', 's.decided_by_id').where('s.request_id', id).orderBy('s.position').select('s.*', 'd.display_name as decided_by_name');
-  const approvers = stages.length
-    ? await db('request_stage_approvers as a')
-        .join('users as u', 'u.id', 'a.user_id')
-        .whereIn('a.stage_id', stages.map((s) => s.id))
-        .orderBy(['a.kind', 'u.display_name'])
-        .select('a.stage_id', 'a.user_id', 'a.kind', 'u.display_name', 'u.email')
-    : [];
-  const assignment = await db('assignments').where({ request_id: id }).orderBy('created_at', 'desc').first('id', 'state', 'starts_at', 'ends_at', 'ended_at');
+  const stages = r.stages as StageJson[];
+  const assignment = r.assignment as { id: string; state: string; starts_at: string; ends_at: string | null; ended_at: string | null } | null;
   return {
     id: r.id,
     directoryId: r.directory_id,
@@ -204,18 +233,18 @@ export async function requestDetails(db: Knex, id: string): Promise<RequestDetai
       state: s.state,
       timeoutDays: s.timeout_days,
       requireApproverJustification: s.require_approver_justification,
-      startedAt: s.started_at,
-      dueAt: s.due_at,
-      escalateAt: s.escalate_at,
-      escalatedAt: s.escalated_at,
-      decidedAt: s.decided_at,
+      startedAt: dateOrNull(s.started_at),
+      dueAt: dateOrNull(s.due_at),
+      escalateAt: dateOrNull(s.escalate_at),
+      escalatedAt: dateOrNull(s.escalated_at),
+      decidedAt: dateOrNull(s.decided_at),
       decision: s.decision,
       decidedByName: s.decided_by_name,
       justification: s.justification,
-      approvers: approvers.filter((a) => a.stage_id === s.id).map((a) => ({ userId: a.user_id, name: a.display_name, email: a.email, kind: a.kind })),
+      approvers: s.approvers,
     })),
     assignment: assignment
-      ? { id: assignment.id, state: assignment.state, startsAt: assignment.starts_at, endsAt: assignment.ends_at, endedAt: assignment.ended_at }
+      ? { id: assignment.id, state: assignment.state, startsAt: new Date(assignment.starts_at), endsAt: dateOrNull(assignment.ends_at), endedAt: dateOrNull(assignment.ended_at) }
       : null,
   };
 }
