@@ -1,16 +1,20 @@
 import type { Knex } from 'knex';
 import { plannedPerCall, whereIdIn } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
+import { isOpenSql } from '../requests/states.ts';
 import type { PageRequest } from '../shared/keyset.ts';
+
+/** Literal, so that a kept plan can use the partial index assignments_one_live. */
+const LIVE = "a.state in ('scheduled', 'delivered')";
 
 export type SearchField = 'all' | 'name' | 'resources';
 
+/** A package as Available lists it; what it gives and the person's own standing with it come from listedPackageFacts. */
 export interface PackageListItem {
   id: string;
   name: string;
   description: string;
   sortName: string;
-  resources: ResourceRole[];
 }
 
 export interface ResourceRole {
@@ -88,11 +92,7 @@ function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: 
   return q;
 }
 
-/**
- * A page of Available: up to `limit` + 1 packages (the extra one says there is a next page). Their
- * resources are read for the first `options.withResources` only (all by default): the service
- * reads more rows than it shows to count the first page's matches in the same query.
- */
+/** A page of Available: up to `limit` + 1 packages (the extra one says there is a next page). */
 export async function listAvailable(
   db: Knex,
   requestor: Requestor,
@@ -100,7 +100,6 @@ export async function listAvailable(
   search: { q: string; field: SearchField },
   page: PageRequest,
   limit: number,
-  options: { withResources?: number } = {},
 ): Promise<PackageListItem[]> {
   const dir = page.before ? 'desc' : 'asc';
   // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
@@ -109,8 +108,38 @@ export async function listAvailable(
   if (page.after) q.whereRaw(`(${key}, p.id) > (?, ?)`, page.after as [string, string]);
   if (page.before) q.whereRaw(`(${key}, p.id) < (?, ?)`, page.before as [string, string]);
   const rows: { id: string; name: string; description: string; sort_name: string }[] = await q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(limit + 1);
-  const resources = await resourcesOf(db, rows.slice(0, options.withResources ?? rows.length).map((r) => r.id));
-  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name, resources: resources.get(r.id) ?? [] }));
+  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name }));
+}
+
+export interface ListedPackageFacts {
+  resources: ResourceRole[];
+  /** The person has it now or from a scheduled start. */
+  held: boolean;
+  /** The person's request for it that is still open. */
+  openRequestId: string | null;
+}
+
+/**
+ * For the packages a page lists: what each gives, whether this person holds it, and their open
+ * request for it, in one statement (three round trips cost Node more than PostgreSQL's work).
+ */
+export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
+  const facts = new Map<string, ListedPackageFacts>();
+  if (packageIds.length === 0) return facts;
+  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null }[] = await db
+    .select(
+      'p.id',
+      db.raw(`(select coalesce(json_agg(json_build_object('resourceName', r.name, 'resourceType', r.type, 'roleName', rr.name, 'url', r.url, 'description', r.description)
+          order by r.name, rr.position), '[]')
+        from access_package_resource_roles aprr join resource_roles rr on rr.id = aprr.resource_role_id join resources r on r.id = rr.resource_id
+        where aprr.access_package_id = p.id) as resources`),
+      // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
+      db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
+      db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
+    )
+    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]));
+  for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id });
+  return facts;
 }
 
 /** How many packages match, counted up to `cap` (a bounded cost whatever the directory's size). */
@@ -174,9 +203,6 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     incompatibleWith,
   };
 }
-
-/** Literal, so that a kept plan can use the partial index assignments_one_live. */
-const LIVE = "a.state in ('scheduled', 'delivered')";
 
 export interface AssignmentListItem {
   id: string;
@@ -251,17 +277,6 @@ export async function liveAssignmentOf(db: Knex, userId: string, packageId: stri
     .whereIn('a.state', ['scheduled', 'delivered'])
     .first(assignmentColumns);
   return row ?? null;
-}
-
-/** Of these packages, the ones the person holds now (or will from a scheduled start). */
-export async function heldPackageIds(db: Knex, userId: string, packageIds: string[]): Promise<Set<string>> {
-  if (packageIds.length === 0) return new Set();
-  const ids: string[] = await db('assignments')
-    .where('user_id', userId)
-    .whereRaw('access_package_id = any(?::uuid[])', [packageIds])
-    .whereRaw("state in ('scheduled', 'delivered')") // in the text, so a generic plan can use the partial index assignments_one_live
-    .pluck('access_package_id');
-  return new Set(ids);
 }
 
 /** Whether the person ever held the package (an assignment in any state, ended ones included). */

@@ -2,14 +2,10 @@ import type { Knex } from 'knex';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { readPageOrFirst, toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
-import { openRequestFor } from '../requests/data.ts';
-import { countAvailable, countLiveAssignments, expiredAssignments, heldPackageIds, listAvailable, liveAssignments, type AssignmentListItem, type PackageListItem, type SearchField } from './data.ts';
+import { countAvailable, countLiveAssignments, expiredAssignments, listAvailable, listedPackageFacts, liveAssignments, type AssignmentListItem, type ListedPackageFacts, type PackageListItem, type SearchField } from './data.ts';
 
 /** A row of Available, with what the person already has of it: the row then offers no Request access. */
-export interface AvailablePackage extends PackageListItem {
-  held: boolean;
-  openRequestId: string | null;
-}
+export interface AvailablePackage extends PackageListItem, ListedPackageFacts {}
 
 export const PACKAGE_PAGE_SIZE = 20;
 /** Matches are counted up to this many ("More than 100"): a count costs a check per package counted. */
@@ -27,7 +23,7 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
       let listed: { page: Page<PackageListItem>; total: number };
       if (!page.after && !page.before) {
         // The first page is also the start of the count: one query reads up to COUNT_CAP + 1 matches.
-        const rows = await listAvailable(db, requestor, now, search, page, COUNT_CAP, { withResources: PACKAGE_PAGE_SIZE + 1 });
+        const rows = await listAvailable(db, requestor, now, search, page, COUNT_CAP);
         listed = { page: toPage(rows.slice(0, PACKAGE_PAGE_SIZE + 1), PACKAGE_PAGE_SIZE, page, key), total: rows.length };
       } else {
         const [rows, total] = await Promise.all([
@@ -36,10 +32,8 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
         ]);
         listed = { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
       }
-      const ids = listed.page.items.map((p) => p.id);
-      const [held, open] = await Promise.all([heldPackageIds(db, user.id, ids), openRequestFor(db, user.id, ids)]);
-      const openByPackage = new Map(open.map((r) => [r.accessPackageId, r.id]));
-      const items = listed.page.items.map((p) => ({ ...p, held: held.has(p.id), openRequestId: openByPackage.get(p.id) ?? null }));
+      const facts = await listedPackageFacts(db, user.id, listed.page.items.map((p) => p.id));
+      const items = listed.page.items.map((p) => ({ ...p, ...(facts.get(p.id) ?? { resources: [], held: false, openRequestId: null }) }));
       return { page: { ...listed.page, items }, total: listed.total };
     },
     /** The Active tab: access now or from a scheduled start, a page at a time, with how many in all. */
