@@ -122,36 +122,56 @@ export interface InstanceDetails {
   appliedAt: Date | null;
 }
 
+const instanceColumns = (db: Knex) => [
+  'i.id as instanceId',
+  'r.id as reviewId',
+  'r.directory_id as directoryId',
+  'r.name',
+  'r.description',
+  'i.scope_type as scopeType',
+  db.raw(scopeNameSql),
+  'i.scope_access_package_id as scopeAccessPackageId',
+  'i.scope_group_id as scopeGroupId',
+  'i.scope_resource_id as scopeResourceId',
+  db.raw('coalesce(p.catalog_id, res.catalog_id) as "catalogId"'),
+  'i.reviewer_type as reviewerType',
+  'r.recurrence',
+  'r.starts_on as startsOn',
+  'i.if_no_response as ifNoResponse',
+  'i.auto_apply as autoApply',
+  'i.require_justification as requireJustification',
+  'i.show_recommendations as showRecommendations',
+  'i.state',
+  'i.starts_at as startsAt',
+  'i.ends_at as endsAt',
+  'i.ended_at as endedAt',
+  'i.applied_at as appliedAt',
+];
+
+const instanceQuery = (db: Knex, instanceId: string) => withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id')).where('i.id', instanceId);
+
 /** An instance with the settings it started with (i.*); its name, description and schedule are the definition's. */
 export async function instanceDetails(db: Knex, instanceId: string): Promise<InstanceDetails | null> {
-  const row = await withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id'))
-    .where('i.id', instanceId)
-    .first(
-      'i.id as instanceId',
-      'r.id as reviewId',
-      'r.directory_id as directoryId',
-      'r.name',
-      'r.description',
-      'i.scope_type as scopeType',
-      db.raw(scopeNameSql),
-      'i.scope_access_package_id as scopeAccessPackageId',
-      'i.scope_group_id as scopeGroupId',
-      'i.scope_resource_id as scopeResourceId',
-      db.raw('coalesce(p.catalog_id, res.catalog_id) as "catalogId"'),
-      'i.reviewer_type as reviewerType',
-      'r.recurrence',
-      'r.starts_on as startsOn',
-      'i.if_no_response as ifNoResponse',
-      'i.auto_apply as autoApply',
-      'i.require_justification as requireJustification',
-      'i.show_recommendations as showRecommendations',
-      'i.state',
-      'i.starts_at as startsAt',
-      'i.ends_at as endsAt',
-      'i.ended_at as endedAt',
-      'i.applied_at as appliedAt',
-    );
+  const row = await instanceQuery(db, instanceId).first(instanceColumns(db));
   return (row as InstanceDetails | undefined) ?? null;
+}
+
+export interface ReviewerProgress {
+  /** How many items this reviewer reviews (0: not a reviewer of this instance). */
+  total: number;
+  decided: number;
+  /** Undecided items that carry a recommendation. */
+  recommendable: number;
+}
+
+/** An instance with this reviewer's progress in it, in one statement. */
+export async function instanceWithProgress(db: Knex, instanceId: string, reviewerId: string): Promise<{ review: InstanceDetails; progress: ReviewerProgress } | null> {
+  const row = await instanceQuery(db, instanceId)
+    .leftJoin('access_review_progress as m', (j) => j.on('m.instance_id', 'i.id').andOnVal('m.user_id', reviewerId))
+    .first([...instanceColumns(db), 'm.total as progressTotal', 'm.decided as progressDecided', 'm.recommendable as progressRecommendable']);
+  if (!row) return null;
+  const { progressTotal, progressDecided, progressRecommendable, ...review } = row;
+  return { review: review as InstanceDetails, progress: { total: progressTotal ?? 0, decided: progressDecided ?? 0, recommendable: progressRecommendable ?? 0 } };
 }
 
 export interface ReviewItem {
@@ -237,12 +257,6 @@ export async function nextUndecided(db: Knex, instanceId: string, reviewerId: st
   const next = await base().whereRaw('(it.subject_sort_name, it.id) > (?, ?)', [after.sortName, after.id]).first();
   const row = next ?? (await base().first());
   return row ? { id: row.id, subjectName: row.subjectName } : null;
-}
-
-/** How many of this reviewer's items are decided, and how many undecided ones carry a recommendation. */
-export async function progressFor(db: Knex, instanceId: string, reviewerId: string): Promise<{ total: number; decided: number; recommendable: number }> {
-  const row = await db('access_review_progress').where({ user_id: reviewerId, instance_id: instanceId }).first('total', 'decided', 'recommendable');
-  return { total: row?.total ?? 0, decided: row?.decided ?? 0, recommendable: row?.recommendable ?? 0 };
 }
 
 export async function isReviewerOf(db: Knex, instanceId: string, userId: string): Promise<boolean> {

@@ -10,15 +10,16 @@ import {
   decisionsOn,
   endedForReviewer,
   instanceDetails,
+  instanceWithProgress,
   isReviewerOf,
   itemFor,
   itemsFor,
   nextUndecided,
   ownsCatalog,
   pendingForReviewer,
-  progressFor,
   type Decision,
   type InstanceDetails,
+  type ReviewerProgress,
   type ReviewItem,
   type ReviewListItem,
 } from './data.ts';
@@ -60,11 +61,11 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
   const lifecycleActor = systemActor('lifecycle');
 
   /** The instance, if this person reviews at least one of its items; 404 otherwise (also for other directories). */
-  async function reviewerInstance(trx: Knex, user: CurrentUser, instanceId: string): Promise<InstanceDetails> {
-    const review = await instanceDetails(trx, instanceId);
-    if (!review || review.directoryId !== user.directory.id) throw notReviewer();
-    if (!(await isReviewerOf(trx, instanceId, user.id))) throw notReviewer();
-    return review;
+  /** The instance and this reviewer's progress in it; 404 unless they review items of it. */
+  async function reviewerInstance(trx: Knex, user: CurrentUser, instanceId: string): Promise<{ review: InstanceDetails; progress: ReviewerProgress }> {
+    const found = await instanceWithProgress(trx, instanceId, user.id);
+    if (!found || found.review.directoryId !== user.directory.id || found.progress.total === 0) throw notReviewer();
+    return found;
   }
 
   /** Administrators of the directory; catalog owners for reviews of packages and resources in their catalogs. */
@@ -105,23 +106,22 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
 
     /** A review as one of its reviewers sees it: only their own items. */
     async view(user: CurrentUser, instanceId: string, page: PageRequest) {
-      const review = await reviewerInstance(db, user, instanceId);
+      const { review, progress } = await reviewerInstance(db, user, instanceId);
       const rows = await itemsFor(db, instanceId, user.id, page, ITEM_PAGE_SIZE);
       const items = toPage(rows, ITEM_PAGE_SIZE, page, (r) => [r.sortName, r.id]);
-      const progress = await progressFor(db, instanceId, user.id);
       return { review, items, progress, canDecide: isOpen(review, clock.now()) };
     },
 
     /** One item, if this person reviews it. */
     async item(user: CurrentUser, instanceId: string, itemId: string) {
-      const review = await reviewerInstance(db, user, instanceId);
+      const { review, progress } = await reviewerInstance(db, user, instanceId);
       const item = await itemFor(db, instanceId, itemId, user.id);
       if (!item) throw notReviewer();
       return {
         review,
         item,
         decisions: await decisionsOn(db, itemId),
-        progress: await progressFor(db, instanceId, user.id),
+        progress,
         next: await nextUndecided(db, instanceId, user.id, { sortName: item.sortName, id: item.id }),
         canDecide: isOpen(review, clock.now()),
       };
@@ -138,7 +138,7 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
       const justification = input.justification.trim();
       await db.transaction(async (trx) => {
         const now = clock.now();
-        const review = await reviewerInstance(trx, user, instanceId);
+        const { review } = await reviewerInstance(trx, user, instanceId);
         const locked = await lockInstance(trx, instanceId, 'share');
         const item = await itemFor(trx, instanceId, itemId, user.id);
         if (!item) throw notReviewer();
@@ -171,7 +171,7 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
       await endIfDue(instanceId);
       const accepted = await db.transaction(async (trx) => {
         const now = clock.now();
-        const review = await reviewerInstance(trx, user, instanceId);
+        const { review } = await reviewerInstance(trx, user, instanceId);
         const locked = await lockInstance(trx, instanceId, 'share');
         if (locked.state !== 'active' || new Date(locked.ends_at) <= now) throw endedReview({ ...review, state: locked.state });
         if (!review.showRecommendations) throw conflict('This review has no recommendations', 'Decide on each person’s access yourself.');
