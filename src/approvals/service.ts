@@ -4,7 +4,7 @@ import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, FieldErrors, notFound } from '../errors.ts';
 import type { Notifier } from '../notifications/notifier.ts';
-import { requestDetails, requestNames, requestTimeline } from '../requests/data.ts';
+import { requestDetails, requestTimeline } from '../requests/data.ts';
 import { deliverRequest } from '../requests/delivery.ts';
 import { closeApproverItems } from '../requests/service.ts';
 import { describeTimeline } from '../requests/timeline.ts';
@@ -72,14 +72,23 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
       if (await hasOverdueStage(db, requestId, clock.now())) {
         await db.transaction((trx) => expireDueStages(trx, clock.now(), systemActor('lifecycle'), notifier, { requestId }));
       }
+      let names: { requestorName: string; packageName: string } | null = null;
       const result = await db.transaction(async (trx) => {
         const now = clock.now();
-        const r = await trx('requests').where({ id: requestId }).forUpdate().first('id', 'state', 'directory_id', 'target_user_id', 'current_stage');
+        const r = await trx('requests as r')
+          .join('access_packages as p', 'p.id', 'r.access_package_id')
+          .join('users as u', 'u.id', 'r.target_user_id')
+          .where('r.id', requestId)
+          .forUpdate('r')
+          .first('r.id', 'r.state', 'r.directory_id', 'r.target_user_id', 'r.current_stage', 'u.display_name as requestor_name', 'p.name as package_name');
         if (!r || r.directory_id !== user.directory.id || r.target_user_id === user.id) throw notApprover();
+        names = { requestorName: r.requestor_name, packageName: r.package_name };
         const mine = await approverStages(trx, requestId, user.id);
         if (mine.length === 0) throw notApprover();
 
-        const stage = await trx('request_stages').where({ request_id: requestId, position: r.current_stage ?? 1 }).first('*');
+        const stage = await trx('request_stages as s')
+          .where({ 's.request_id': requestId, 's.position': r.current_stage ?? 1 })
+          .first('s.*', trx.raw('exists (select 1 from request_stages n where n.request_id = s.request_id and n.position = s.position + 1) as has_next'));
         if (r.state !== 'pendingApproval') throw await staleDecision(trx, requestId, r.state);
         if (String(stage.position) !== input.stage) throw await staleDecision(trx, requestId, r.state, Number(input.stage));
         if (!mine.some((m) => m.stageId === stage.id && m.open)) throw await staleDecision(trx, requestId, r.state, Number(input.stage));
@@ -95,8 +104,8 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           .where({ id: stage.id, state: 'pending' })
           .update({ state: decision === 'approve' ? 'approved' : 'denied', decision, decided_at: now, decided_by_id: user.id, justification: justification || null });
         if (decided !== 1) throw await staleDecision(trx, requestId, r.state);
-        const askedIds: string[] = await trx('request_stage_approvers').where({ stage_id: stage.id }).pluck('user_id');
-        await trx('request_stage_approvers').where({ stage_id: stage.id }).update({ open: false });
+        const asked: { user_id: string }[] = await trx('request_stage_approvers').where({ stage_id: stage.id }).update({ open: false }).returning('user_id');
+        const askedIds = asked.map((a) => a.user_id);
         await notifier.stageDecided(trx, requestId, stage.position, decision!, user.id, askedIds);
 
         if (decision === 'deny') {
@@ -107,20 +116,21 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           return 'denied' as const;
         }
         await recordAudit(trx, actor, { action: 'request.stageApproved', at: now, targetType: 'request', targetId: requestId, details: { stage: stage.position, justification: justification || null } });
-        const next = await trx('request_stages').where({ request_id: requestId, position: stage.position + 1 }).first('position');
-        if (next) {
-          const started = await startStage(trx, requestId, next.position, r.target_user_id, now);
+        if (stage.has_next) {
+          const next = stage.position + 1;
+          const started = await startStage(trx, requestId, next, r.target_user_id, now);
           if (started.approvers.length === 0) {
-            await endWithoutApprover(trx, requestId, next.position, now, actor, notifier);
+            await endWithoutApprover(trx, requestId, next, now, actor, notifier);
             return 'noApprover' as const;
           }
-          await notifier.approvalNeeded(trx, requestId, next.position, started.approvers.map((a) => a.userId), started.dueAt);
+          await notifier.approvalNeeded(trx, requestId, next, started.approvers.map((a) => a.userId), started.dueAt);
           return 'nextStage' as const;
         }
-        await trx('requests').where({ id: requestId }).update({ state: 'approved', updated_at: now });
+        // Approved at its last stage: delivery moves it on to Delivered, Scheduled or Delivery failed.
         return deliverRequest(trx, requestId, now, actor, notifier);
       });
-      return { request: (await requestNames(db, requestId))!, outcome: result };
+      return { request: names!, outcome: result };
+
     },
   };
 }

@@ -23,15 +23,14 @@ export interface Delivered {
   endsAt: Date | null;
 }
 
-/** Grants the package's resource roles to an assignment (on delivery, or when a scheduled one starts). */
-export async function grantResourceRoles(trx: Knex, assignmentId: string, accessPackageId: string, at: Date): Promise<number> {
-  const roles = await trx('access_package_resource_roles').where({ access_package_id: accessPackageId }).pluck('resource_role_id');
-  if (roles.length === 0) return 0;
-  await trx('assignment_grants')
-    .insert(roles.map((resource_role_id: string) => ({ assignment_id: assignmentId, resource_role_id, granted_at: at })))
-    .onConflict(['assignment_id', 'resource_role_id'])
-    .ignore();
-  return roles.length;
+/** Grants the package's resource roles to an assignment as it is delivered. */
+async function grantResourceRoles(trx: Knex, assignmentId: string, accessPackageId: string, at: Date): Promise<void> {
+  await trx.raw(
+    `insert into assignment_grants (assignment_id, resource_role_id, granted_at)
+     select ?, resource_role_id, ? from access_package_resource_roles where access_package_id = ?
+     on conflict (assignment_id, resource_role_id) do nothing`,
+    [assignmentId, at, accessPackageId],
+  );
 }
 
 /** Revokes the live grants of one assignment, or of many (in chunks, for an access review removing thousands). */

@@ -55,6 +55,8 @@ interface RequestFacts {
   requestedEnd: Date | null;
   stages: number;
   hint: string;
+  /** The requestor as a recipient; null once their account is disabled. */
+  requestor: Recipient | null;
 }
 
 async function requestFacts(trx: Knex, requestId: string): Promise<RequestFacts> {
@@ -69,7 +71,7 @@ async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<st
     .join('directories as d', 'd.id', 'r.directory_id')
     .select(
       'r.id', 'p.id as package_id', 'p.name as package_name', 'pol.name as policy_name', 'u.id as requestor_id', 'u.display_name', 'u.email',
-      'r.justification', 'r.submitted_at', 'r.requested_start', 'r.requested_end', 'd.hint',
+      'u.directory_id as requestor_directory_id', 'u.disabled_at as requestor_disabled_at', 'r.justification', 'r.submitted_at', 'r.requested_start', 'r.requested_end', 'd.hint',
       trx.raw('(select count(*) from request_stages s where s.request_id = r.id) as stages'),
     );
   return new Map(rows.map((r) => [r.id, {
@@ -86,6 +88,7 @@ async function requestFactsMany(trx: Knex, requestIds: string[]): Promise<Map<st
     requestedEnd: r.requested_end ? new Date(r.requested_end) : null,
     stages: Number(r.stages),
     hint: r.hint,
+    requestor: r.requestor_disabled_at ? null : { userId: r.requestor_id, email: r.email, name: r.display_name, directoryId: r.requestor_directory_id },
   }]));
 }
 
@@ -110,9 +113,18 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
   const { clock, baseUrl } = deps;
   const linksFor = (hint: string): Links => ({ to: (path: string) => `${baseUrl}/@${hint}${path}` });
 
-  /** Builds one message per recipient and writes them all in batches. */
-  async function write(trx: Knex, items: { kind: string; userIds: string[]; hint: string; build: (to: Recipient, links: Links) => Message; dedupe?: (to: Recipient) => string }[]) {
-    const people = new Map((await recipients(trx, items.flatMap((i) => i.userIds))).map((r) => [r.userId, r]));
+  /**
+   * Builds one message per recipient and writes them all in batches. Recipients already read with
+   * the facts (`known`; null for a disabled account) are not read again.
+   */
+  async function write(
+    trx: Knex,
+    items: { kind: string; userIds: string[]; hint: string; build: (to: Recipient, links: Links) => Message; dedupe?: (to: Recipient) => string }[],
+    known: { userId: string; recipient: Recipient | null }[] = [],
+  ) {
+    const people = new Map(known.map((k) => [k.userId, k.recipient]));
+    const unknown = [...new Set(items.flatMap((i) => i.userIds))].filter((id) => !people.has(id));
+    if (unknown.length) for (const r of await recipients(trx, unknown)) people.set(r.userId, r);
     const outgoing: Outgoing[] = [];
     for (const item of items) {
       for (const id of new Set(item.userIds)) {
@@ -123,14 +135,26 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
     await enqueue(trx, outgoing, clock.now());
   }
 
-  interface AssignmentFacts { id: string; userId: string; startsAt: Date; endsAt: Date | null; packageId: string; packageName: string; hint: string }
+  interface AssignmentFacts { id: string; userId: string; startsAt: Date; endsAt: Date | null; packageId: string; packageName: string; hint: string; recipient: Recipient | null }
   async function assignmentFacts(trx: Knex, ids: string[]): Promise<AssignmentFacts[]> {
     const rows = await whereIdIn(trx('assignments as a'), 'a.id', ids)
       .join('access_packages as p', 'p.id', 'a.access_package_id')
       .join('directories as d', 'd.id', 'a.directory_id')
-      .select('a.id', 'a.user_id', 'a.starts_at', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint');
-    return rows.map((a) => ({ id: a.id, userId: a.user_id, startsAt: new Date(a.starts_at), endsAt: a.ends_at ? new Date(a.ends_at) : null, packageId: a.package_id, packageName: a.package_name, hint: a.hint }));
+      .join('users as u', 'u.id', 'a.user_id')
+      .select('a.id', 'a.user_id', 'a.starts_at', 'a.ends_at', 'p.id as package_id', 'p.name as package_name', 'd.hint', 'u.email', 'u.display_name', 'u.directory_id', 'u.disabled_at');
+    return rows.map((a) => ({
+      id: a.id,
+      userId: a.user_id,
+      startsAt: new Date(a.starts_at),
+      endsAt: a.ends_at ? new Date(a.ends_at) : null,
+      packageId: a.package_id,
+      packageName: a.package_name,
+      hint: a.hint,
+      recipient: a.disabled_at ? null : { userId: a.user_id, email: a.email, name: a.display_name, directoryId: a.directory_id },
+    }));
   }
+  const holders = (facts: AssignmentFacts[]) => facts.map((a) => ({ userId: a.userId, recipient: a.recipient }));
+  const requestors = (facts: RequestFacts[]) => facts.map((f) => ({ userId: f.requestorId, recipient: f.requestor }));
 
   return {
     async requestSubmitted(trx, requestId) {
@@ -144,7 +168,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           details: requestDetails(f),
           action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
         }),
-      }]);
+      }], requestors([f]));
     },
 
     async approvalNeeded(trx, requestId, stage, approverIds, dueAt) {
@@ -236,7 +260,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           ],
           action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
         }),
-      }]);
+      }], requestors([f]));
     },
 
     async requestCanceledForApprovers(trx, requestId, approverIds) {
@@ -284,7 +308,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
             }),
           },
         ];
-      }));
+      }), requestors([...facts.values()]));
     },
 
     async accessGranted(trx, assignmentIds) {
@@ -298,7 +322,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           paragraphs: [`You now have access to ${a.packageName}${a.endsAt ? ` until ${day(a.endsAt)}` : ''}.`],
           action: { label: 'See your access', url: links.to('/access-packages/active') },
         }),
-      })));
+      })), holders(facts));
     },
 
     async accessScheduled(trx, assignmentIds) {
@@ -315,7 +339,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           ],
           action: { label: 'See your access', url: links.to('/access-packages/active') },
         }),
-      })));
+      })), holders(facts));
     },
 
     async requestNotDelivered(trx, requestId, reason) {
@@ -330,7 +354,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           details: requestDetails(f),
           action: { label: 'View your request', url: links.to(`/requests/${f.id}`) },
         }),
-      }]);
+      }], requestors([f]));
     },
 
     async accessEndingSoon(trx, assignmentIds, daysBefore) {
@@ -348,7 +372,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           ],
           action: { label: 'See your access', url: links.to('/access-packages/active') },
         }),
-      })));
+      })), holders(facts));
     },
 
     async accessEnded(trx, assignmentIds, reason) {
@@ -362,14 +386,14 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           paragraphs: [`Your access to ${a.packageName} has ended: ${reason}`, 'If you need it again, you can request the access package.'],
           action: { label: `Request ${a.packageName}`, url: links.to(`/access-packages/${a.packageId}`) },
         }),
-      })));
+      })), holders(facts));
     },
 
     async send(trx, kind, userId, build, dedupeKey) {
       const [to] = await recipients(trx, [userId]);
       if (!to) return;
       const hint = (await trx('directories').where({ id: to.directoryId }).first('hint')).hint as string;
-      await write(trx, [{ kind, userIds: [userId], hint, build, dedupe: dedupeKey ? () => dedupeKey : undefined }]);
+      await write(trx, [{ kind, userIds: [userId], hint, build, dedupe: dedupeKey ? () => dedupeKey : undefined }], [{ userId, recipient: to }]);
     },
 
     async sendMany(trx, kind, messages) {
@@ -384,6 +408,7 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
           if (!to) return [];
           return [{ kind, userIds: [m.userId], hint: hints.get(to.directoryId)!, build: m.build, dedupe: m.dedupeKey ? () => m.dedupeKey! : undefined }];
         }),
+        [...people.values()].map((recipient) => ({ userId: recipient.userId, recipient })),
       );
     },
   };

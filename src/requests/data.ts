@@ -139,16 +139,6 @@ export interface RequestDetails extends RequestSummary {
   assignment: { id: string; state: string; startsAt: Date; endsAt: Date | null; endedAt: Date | null } | null;
 }
 
-/** Who asked for what, for a message about the request. */
-export async function requestNames(db: Knex, id: string): Promise<{ requestorName: string; packageName: string } | null> {
-  const row = await db('requests as r')
-    .join('access_packages as p', 'p.id', 'r.access_package_id')
-    .join('users as u', 'u.id', 'r.target_user_id')
-    .where('r.id', id)
-    .first('u.display_name as requestorName', 'p.name as packageName');
-  return row ?? null;
-}
-
 /** A request's stages, each with its approvers, as JSON (one statement for the request and all its parts). */
 const STAGES_JSON = `(select coalesce(json_agg(st order by st.position), '[]') from (
     select s.id, s.position, s.state, s.timeout_days, s.require_approver_justification, s.started_at, s.due_at, s.escalate_at,

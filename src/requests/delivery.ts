@@ -10,7 +10,15 @@ import { incompatibleHoldings } from './data.ts';
  * until a later start) under the expiration the policy had when the request was made. When that
  * can no longer be honoured, the request ends as Delivery failed, with the reason recorded.
  */
-export async function deliverRequest(trx: Knex, requestId: string, now: Date, actor: Actor, notifier: Notifier): Promise<'delivered' | 'scheduled' | 'deliveryFailed'> {
+export async function deliverRequest(
+  trx: Knex,
+  requestId: string,
+  now: Date,
+  actor: Actor,
+  notifier: Notifier,
+  /** The caller holds the person's row and found, while holding it, no live assignment of the package and no incompatible one. */
+  options: { checkedUnderLock?: boolean } = {},
+): Promise<'delivered' | 'scheduled' | 'deliveryFailed'> {
   const r = await trx('requests').where({ id: requestId }).first('directory_id', 'access_package_id', 'policy_id', 'target_user_id', 'requested_start', 'requested_end', 'expiration');
   const expiration = expirationFromJson(r.expiration);
   const requestedStart: Date | null = r.requested_start ? new Date(r.requested_start) : null;
@@ -27,12 +35,14 @@ export async function deliverRequest(trx: Knex, requestId: string, now: Date, ac
   }
   // The person's row is the lock every grant of access takes (a request, an administrator's
   // assignment): one of two at once waits, then finds the other's assignment here.
-  await trx('users').where({ id: r.target_user_id }).forUpdate().first('id');
-  const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
-  if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
+  if (!options.checkedUnderLock) {
+    await trx('users').where({ id: r.target_user_id }).forUpdate().first('id');
+    const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
+    if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
+  }
   // Separation of duties, again at delivery: a package may have been made incompatible with one the
   // person holds while the request waited for approval.
-  const held = reason ? [] : await incompatibleHoldings(trx, r.target_user_id, r.access_package_id, { requests: false });
+  const held = reason || options.checkedUnderLock ? [] : await incompatibleHoldings(trx, r.target_user_id, r.access_package_id, { requests: false });
   if (held.length) {
     const names = held.map((c) => c.name).join(', ');
     reason = {

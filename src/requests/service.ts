@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { heldBefore, packageDetails, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
+import { heldBefore, packageDetails, packageName, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
@@ -215,8 +215,9 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           const existing = await requestIdBySubmissionKey(trx, user.id, input.submissionKey);
           if (existing) return { requestId: existing, duplicate: true };
         }
-        const pkg = await packageDetails(trx, user.directory.id, packageId);
-        if (!pkg) throw notFound('This access package is unavailable', 'The access package you asked for does not exist or is not available to you.');
+        const name = await packageName(trx, user.directory.id, packageId);
+        if (name === null) throw notFound('This access package is unavailable', 'The access package you asked for does not exist or is not available to you.');
+        const pkg = { name };
         const policies = await requestablePolicies(trx, requestorOf(user), packageId, now);
         const errors = new FieldErrors();
 
@@ -367,7 +368,8 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           const { approvers, dueAt } = await startStage(trx, requestId, 1, user.id, now);
           await notifier.approvalNeeded(trx, requestId, 1, approvers.map((a) => a.userId), dueAt);
         } else {
-          await deliverRequest(trx, requestId, now, actor, notifier);
+          // The person's row has been held since the checks above, which found no live assignment and no incompatible package.
+          await deliverRequest(trx, requestId, now, actor, notifier, { checkedUnderLock: true });
         }
         return { requestId, duplicate: false };
       });
