@@ -280,21 +280,20 @@ export async function incompatibleHoldings(trx: Knex, userId: string, packageId:
     .where({ access_package_id: packageId })
     .select('incompatible_id')
     .union((q) => q.from('access_package_incompatibles').where({ incompatible_id: packageId }).select('access_package_id'));
-  const held = await trx('assignments as a')
+  const holding = trx('assignments as a')
     .join('access_packages as p', 'p.id', 'a.access_package_id')
     .where('a.user_id', userId)
     .whereIn('a.state', ['scheduled', 'delivered'])
     .whereIn('a.access_package_id', incompatible)
-    .select('p.id', 'p.name');
-  if (options.requests === false) return held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const }));
-  const asked = await trx('requests as r')
+    .select('p.id', 'p.name', trx.raw("'assignment' as kind"));
+  const asking = trx('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .where('r.target_user_id', userId)
     .whereIn('r.state', ['submitted', 'pendingApproval', 'approved', 'delivering'])
     .whereIn('r.access_package_id', incompatible)
-    .select('p.id', 'p.name');
-  return [
-    ...held.map((h) => ({ id: h.id, name: h.name, kind: 'assignment' as const })),
-    ...asked.filter((a) => !held.some((h) => h.id === a.id)).map((a) => ({ id: a.id, name: a.name, kind: 'request' as const })),
-  ];
+    .select('p.id', 'p.name', trx.raw("'request' as kind"));
+  const rows: { id: string; name: string; kind: 'assignment' | 'request' }[] = await (options.requests === false ? holding : holding.unionAll(asking));
+  const held = rows.filter((r) => r.kind === 'assignment');
+  const heldIds = new Set(held.map((r) => r.id));
+  return [...held, ...rows.filter((r) => r.kind === 'request' && !heldIds.has(r.id))];
 }
