@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { plannedPerCall, whereIdIn } from '../db/prepared.ts';
+import { plannedPerCall } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
 import { isOpenSql } from '../requests/states.ts';
 import type { PageRequest } from '../shared/keyset.ts';
@@ -111,6 +111,12 @@ export async function listAvailable(
   return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name }));
 }
 
+/** What package `p` gives (ResourceRole[]), by resource name, as JSON. */
+const RESOURCES_JSON = `(select coalesce(json_agg(json_build_object('resourceName', r.name, 'resourceType', r.type, 'roleName', rr.name, 'url', r.url, 'description', r.description)
+    order by r.name, rr.position), '[]')
+  from access_package_resource_roles aprr join resource_roles rr on rr.id = aprr.resource_role_id join resources r on r.id = rr.resource_id
+  where aprr.access_package_id = p.id)`;
+
 export interface ListedPackageFacts {
   resources: ResourceRole[];
   /** The person has it now or from a scheduled start. */
@@ -129,10 +135,7 @@ export async function listedPackageFacts(db: Knex, userId: string, packageIds: s
   const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null }[] = await db
     .select(
       'p.id',
-      db.raw(`(select coalesce(json_agg(json_build_object('resourceName', r.name, 'resourceType', r.type, 'roleName', rr.name, 'url', r.url, 'description', r.description)
-          order by r.name, rr.position), '[]')
-        from access_package_resource_roles aprr join resource_roles rr on rr.id = aprr.resource_role_id join resources r on r.id = rr.resource_id
-        where aprr.access_package_id = p.id) as resources`),
+      db.raw(`${RESOURCES_JSON} as resources`),
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
@@ -148,22 +151,6 @@ export async function countAvailable(db: Knex, requestor: Requestor, now: Date, 
   const outer = db.from(inner.as('matches'));
   const [{ n }] = await (search.q ? plannedPerCall(outer) : outer).count('* as n');
   return Number(n);
-}
-
-export async function resourcesOf(db: Knex, packageIds: string[]): Promise<Map<string, ResourceRole[]>> {
-  const map = new Map<string, ResourceRole[]>();
-  if (packageIds.length === 0) return map;
-  const rows = await whereIdIn(db('access_package_resource_roles as aprr'), 'aprr.access_package_id', packageIds)
-    .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
-    .join('resources as r', 'r.id', 'rr.resource_id')
-    .orderBy([{ column: 'r.name' }, { column: 'rr.position' }])
-    .select('aprr.access_package_id', 'r.name as resource_name', 'r.type', 'rr.name as role_name', 'r.url', 'r.description');
-  for (const row of rows) {
-    const list = map.get(row.access_package_id) ?? [];
-    list.push({ resourceName: row.resource_name, resourceType: row.type, roleName: row.role_name, url: row.url, description: row.description });
-    map.set(row.access_package_id, list);
-  }
-  return map;
 }
 
 export interface PackageDetails {
@@ -190,12 +177,9 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.id', id)
     .where('p.directory_id', directoryId)
-    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.id as catalog_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled');
+    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.id as catalog_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled', db.raw(`${RESOURCES_JSON} as resources`));
   if (!row) return null;
-  const [resources, incompatibleWith] = await Promise.all([
-    resourcesOf(db, [id]),
-    db('access_package_incompatibles as i').join('access_packages as o', 'o.id', 'i.incompatible_id').where('i.access_package_id', id).orderBy('o.name').select('o.id', 'o.name'),
-  ]);
+  const incompatibleWith = await db('access_package_incompatibles as i').join('access_packages as o', 'o.id', 'i.incompatible_id').where('i.access_package_id', id).orderBy('o.name').select('o.id', 'o.name');
   return {
     id: row.id,
     name: row.name,
@@ -205,7 +189,7 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     catalogName: row.catalog_name,
     catalogEnabled: row.catalog_enabled,
     directoryId: row.directory_id,
-    resources: resources.get(id) ?? [],
+    resources: row.resources,
     incompatibleWith,
   };
 }

@@ -33,7 +33,7 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
         listed = { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
       }
       const facts = await listedPackageFacts(db, user.id, listed.page.items.map((p) => p.id));
-      const items = listed.page.items.map((p) => ({ ...p, ...(facts.get(p.id) ?? { resources: [], held: false, openRequestId: null }) }));
+      const items = listed.page.items.map((p) => ({ ...p, ...facts.get(p.id)! }));
       return { page: { ...listed.page, items }, total: listed.total };
     },
     /** The Active tab: access now or from a scheduled start, a page at a time, with how many in all. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { liveAssignmentOf } from '../access-packages/data.ts';
-import { deliverAssignment, revokeResourceRoles } from '../assignments/delivery.ts';
+import { deliverAssignment, isLiveAssignmentTaken, revokeResourceRoles } from '../assignments/delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { Clock } from '../clock.ts';
 import { conflict, FieldErrors, ValidationFailed } from '../errors.ts';
@@ -180,8 +180,8 @@ export function createAssignmentAdmin(deps: { db: Knex; clock: Clock; notifier: 
             actor,
           );
         } catch (err) {
-          // The one-live-assignment index: someone assigned or delivered it meanwhile.
-          if ((err as { code?: string }).code === '23505') throw conflict('This person already has this access package', `${person.displayName} was given ${pkg.name} a moment ago. Reload the list of assignments.`);
+          // Someone assigned or delivered it meanwhile.
+          if (isLiveAssignmentTaken(err)) throw conflict('This person already has this access package', `${person.displayName} was given ${pkg.name} a moment ago. Reload the list of assignments.`);
           throw err;
         }
         const after = { user: person.email, policy: chosen.name, state: delivered.state, startsAt: delivered.startsAt, endsAt: delivered.endsAt };

@@ -57,7 +57,7 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
  * alike and keeps one plan. Estimated for each person's own numbers, the statement was planned
  * again on every Overview (0.45 ms) to run the same plan.
  */
-export function pendingForApproverSummary(db: Knex, userId: string): Knex.QueryBuilder {
+export function pendingForApproverCountQuery(db: Knex, userId: string): Knex.QueryBuilder {
   return db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')

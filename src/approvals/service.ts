@@ -72,8 +72,7 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
       if (await hasOverdueStage(db, requestId, clock.now())) {
         await db.transaction((trx) => expireDueStages(trx, clock.now(), systemActor('lifecycle'), notifier, { requestId }));
       }
-      let names: { requestorName: string; packageName: string } | null = null;
-      const result = await db.transaction(async (trx) => {
+      return db.transaction(async (trx) => {
         const now = clock.now();
         const r = await trx('requests as r')
           .join('access_packages as p', 'p.id', 'r.access_package_id')
@@ -82,7 +81,7 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           .forUpdate('r')
           .first('r.id', 'r.state', 'r.directory_id', 'r.target_user_id', 'r.current_stage', 'u.display_name as requestor_name', 'p.name as package_name');
         if (!r || r.directory_id !== user.directory.id || r.target_user_id === user.id) throw notApprover();
-        names = { requestorName: r.requestor_name, packageName: r.package_name };
+        const request = { requestorName: r.requestor_name as string, packageName: r.package_name as string };
         const mine = await approverStages(trx, requestId, user.id);
         if (mine.length === 0) throw notApprover();
 
@@ -113,7 +112,7 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           await trx('request_stages').where({ request_id: requestId, state: 'waiting' }).update({ state: 'canceled' });
           await recordAudit(trx, actor, { action: 'request.denied', at: now, targetType: 'request', targetId: requestId, details: { stage: stage.position, justification: justification || null } });
           await notifier.requestDenied(trx, requestId, user.displayName, justification || null);
-          return 'denied' as const;
+          return { request, outcome: 'denied' as const };
         }
         await recordAudit(trx, actor, { action: 'request.stageApproved', at: now, targetType: 'request', targetId: requestId, details: { stage: stage.position, justification: justification || null } });
         if (stage.has_next) {
@@ -121,16 +120,14 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           const started = await startStage(trx, requestId, next, r.target_user_id, now);
           if (started.approvers.length === 0) {
             await endWithoutApprover(trx, requestId, next, now, actor, notifier);
-            return 'noApprover' as const;
+            return { request, outcome: 'noApprover' as const };
           }
           await notifier.approvalNeeded(trx, requestId, next, started.approvers.map((a) => a.userId), started.dueAt);
-          return 'nextStage' as const;
+          return { request, outcome: 'nextStage' as const };
         }
         // Approved at its last stage: delivery moves it on to Delivered, Scheduled or Delivery failed.
-        return deliverRequest(trx, requestId, now, actor, notifier);
+        return { request, outcome: await deliverRequest(trx, requestId, now, actor, notifier) };
       });
-      return { request: names!, outcome: result };
-
     },
   };
 }

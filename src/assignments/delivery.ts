@@ -23,13 +23,23 @@ export interface Delivered {
   endsAt: Date | null;
 }
 
-/** Grants the package's resource roles to an assignment as it is delivered. */
-async function grantResourceRoles(trx: Knex, assignmentId: string, accessPackageId: string, at: Date): Promise<void> {
+/** The error of a second live assignment of a package to a person, refused by the unique index assignments_one_live. */
+export function isLiveAssignmentTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return e?.code === '23505' && e.constraint === 'assignments_one_live';
+}
+
+/** Grants each assignment its package's resource roles: as it is delivered, or when a scheduled one starts. */
+export async function grantResourceRoles(trx: Knex, assignmentIds: string[], at: Date): Promise<void> {
+  // One id as a value, not a list of one: PostgreSQL keeps the plan (see whereIdIn).
+  const which = assignmentIds.length === 1 ? 'a.id = ?' : 'a.id = any(?::uuid[])';
   await trx.raw(
     `insert into assignment_grants (assignment_id, resource_role_id, granted_at)
-     select ?, resource_role_id, ? from access_package_resource_roles where access_package_id = ?
+     select a.id, aprr.resource_role_id, ? from assignments a
+     join access_package_resource_roles aprr on aprr.access_package_id = a.access_package_id
+     where ${which}
      on conflict (assignment_id, resource_role_id) do nothing`,
-    [assignmentId, at, accessPackageId],
+    [at, assignmentIds.length === 1 ? assignmentIds[0] : assignmentIds],
   );
 }
 
@@ -70,7 +80,7 @@ export async function deliverAssignment(trx: Knex, input: DeliveryInput, now: Da
       updated_at: now,
     })
     .returning('id');
-  if (state === 'delivered') await grantResourceRoles(trx, row.id, input.accessPackageId, now);
+  if (state === 'delivered') await grantResourceRoles(trx, [row.id], now);
   await recordAudit(trx, actor, {
     action: state === 'delivered' ? 'assignment.delivered' : 'assignment.scheduled',
     at: now,

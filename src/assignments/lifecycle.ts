@@ -3,6 +3,7 @@ import { recordAuditMany, type Actor } from '../audit/audit.ts';
 import { addDays } from '../clock.ts';
 import { BATCH } from '../approvals/lifecycle.ts';
 import type { Notifier } from '../notifications/notifier.ts';
+import { grantResourceRoles } from './delivery.ts';
 
 /**
  * Claims up to `limit` assignments in `state` that fall due by `now` (FOR UPDATE SKIP LOCKED, so
@@ -23,14 +24,7 @@ export async function startDueAssignments(trx: Knex, now: Date, actor: Actor, no
   const due = await claimDue(trx, 'scheduled', 'starts_at', now, options.limit ?? BATCH, { state: 'delivered', updated_at: now });
   if (due.length === 0) return 0;
   const ids = due.map((a) => a.id);
-  await trx.raw(
-    `insert into assignment_grants (assignment_id, resource_role_id, granted_at)
-     select a.id, aprr.resource_role_id, ? from assignments a
-     join access_package_resource_roles aprr on aprr.access_package_id = a.access_package_id
-     where a.id = any(?::uuid[])
-     on conflict (assignment_id, resource_role_id) do nothing`,
-    [now, ids],
-  );
+  await grantResourceRoles(trx, ids, now);
   const requestIds = due.flatMap((a) => (a.request_id ? [a.request_id] : []));
   if (requestIds.length) await trx('requests').whereRaw('id = any(?::uuid[])', [requestIds]).where('state', 'scheduled').update({ state: 'delivered', updated_at: now });
   await recordAuditMany(

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { addDays } from '../clock.ts';
-import { pendingForApproverSummary } from '../approvals/data.ts';
+import { pendingForApproverCountQuery } from '../approvals/data.ts';
 import { isOpenSql } from '../requests/states.ts';
-import { toReviewSummary } from '../reviews/data.ts';
+import { toReviewCountQuery } from '../reviews/data.ts';
 
 export interface OverviewCounts {
   approvals: number;
@@ -17,8 +17,8 @@ export interface OverviewCounts {
 }
 
 /**
- * The Overview's four counts in one statement: each is an aggregate of one row, read from its own
- * index. One round trip instead of four saves Node more than PostgreSQL (a third of the page's
+ * The Overview's four counts in one statement: each an aggregate that returns one row, read from
+ * its own index. One round trip instead of four saves Node more than PostgreSQL (a third of the page's
  * Node time went to sending and receiving statements).
  */
 export async function overviewCounts(db: Knex, userId: string, now: Date, endingWithinDays: number): Promise<OverviewCounts> {
@@ -44,7 +44,7 @@ export async function overviewCounts(db: Knex, userId: string, now: Date, ending
       ending: 'en.count',
       endingSoonest: 'en.soonest',
     })
-    .from(db.raw('(?) as ap cross join (?) as rv cross join (?) as rq cross join (?) as en', [pendingForApproverSummary(db, userId), toReviewSummary(db, userId, now), requests, ending]));
+    .from(db.raw('(?) as ap cross join (?) as rv cross join (?) as rq cross join (?) as en', [pendingForApproverCountQuery(db, userId), toReviewCountQuery(db, userId, now), requests, ending]));
   const date = (value: Date | string | null) => (value ? new Date(value) : null);
   return {
     ...row,

@@ -33,22 +33,23 @@ export async function deliverRequest(
       requestor: 'the access would have ended before it started, because the policy’s end date or the end date you asked for has passed',
     };
   }
-  // The person's row is the lock every grant of access takes (a request, an administrator's
-  // assignment): one of two at once waits, then finds the other's assignment here.
   if (!options.checkedUnderLock) {
+    // The person's row is the lock every grant of access takes (a request, an administrator's
+    // assignment; not a directory import, which the unique index assignments_one_live stops):
+    // one of two at once waits, then finds the other's assignment here.
     await trx('users').where({ id: r.target_user_id }).forUpdate().first('id');
     const live = await trx('assignments').where({ user_id: r.target_user_id, access_package_id: r.access_package_id }).whereIn('state', ['scheduled', 'delivered']).first('id');
     if (live) reason = { audit: 'the person already has this access package', requestor: 'you already have this access package' };
-  }
-  // Separation of duties, again at delivery: a package may have been made incompatible with one the
-  // person holds while the request waited for approval.
-  const held = reason || options.checkedUnderLock ? [] : await incompatibleHoldings(trx, r.target_user_id, r.access_package_id, { requests: false });
-  if (held.length) {
-    const names = held.map((c) => c.name).join(', ');
-    reason = {
-      audit: `the person has ${names}, which is incompatible with this access package (separation of duties)`,
-      requestor: `you have ${names}, which is incompatible with this access package (separation of duties)`,
-    };
+    // Separation of duties, again at delivery: a package may have been made incompatible with one the
+    // person holds while the request waited for approval.
+    const held = reason ? [] : await incompatibleHoldings(trx, r.target_user_id, r.access_package_id, { requests: false });
+    if (held.length) {
+      const names = held.map((c) => c.name).join(', ');
+      reason = {
+        audit: `the person has ${names}, which is incompatible with this access package (separation of duties)`,
+        requestor: `you have ${names}, which is incompatible with this access package (separation of duties)`,
+      };
+    }
   }
   if (reason) {
     await trx('requests').where({ id: requestId }).update({ state: 'deliveryFailed', completed_at: now, updated_at: now });

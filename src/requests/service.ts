@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { heldBefore, packageDetails, packageName, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
+import { isLiveAssignmentTaken } from '../assignments/delivery.ts';
 import { recordAudit, type Actor } from '../audit/audit.ts';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
@@ -217,7 +218,6 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         }
         const name = await packageName(trx, user.directory.id, packageId);
         if (name === null) throw notFound('This access package is unavailable', 'The access package you asked for does not exist or is not available to you.');
-        const pkg = { name };
         const policies = await requestablePolicies(trx, requestorOf(user), packageId, now);
         const errors = new FieldErrors();
 
@@ -243,12 +243,12 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         // Whole-request rules, shown at the top of the form.
         const live = await liveAssignmentOf(trx, user.id, packageId);
         if (live) {
-          errors.add('request', live.endsAt ? `You already have access to ${pkg.name} until ${formatDay(live.endsAt)}` : `You already have access to ${pkg.name}, with no end date`, '#request-form');
+          errors.add('request', live.endsAt ? `You already have access to ${name} until ${formatDay(live.endsAt)}` : `You already have access to ${name}, with no end date`, '#request-form');
         }
         const [open] = await openRequestFor(trx, user.id, [packageId]);
-        if (open) errors.add('request', `You already have a request for ${pkg.name} that is pending approval. You can view or cancel it in Request history.`, '#request-form');
+        if (open) errors.add('request', `You already have a request for ${name} that is pending approval. You can view or cancel it in Request history.`, '#request-form');
         const conflicts = await incompatibleHoldings(trx, user.id, packageId);
-        for (const c of conflicts) errors.add(`request-${c.id}`, separationOfDuties(pkg.name, c), '#request-form');
+        for (const c of conflicts) errors.add(`request-${c.id}`, separationOfDuties(name, c), '#request-form');
 
         // Questions.
         const answers: Answer[] = policy.questions.map((q, i) => {
@@ -359,7 +359,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           at: now,
           targetType: 'request',
           targetId: requestId,
-          details: { accessPackageId: packageId, packageName: pkg.name, policyName: policy.name, resubmits: resubmits?.id ?? null },
+          details: { accessPackageId: packageId, packageName: name, policyName: policy.name, resubmits: resubmits?.id ?? null },
         });
         await notifier.requestSubmitted(trx, requestId);
 
@@ -369,7 +369,13 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
           await notifier.approvalNeeded(trx, requestId, 1, approvers.map((a) => a.userId), dueAt);
         } else {
           // The person's row has been held since the checks above, which found no live assignment and no incompatible package.
-          await deliverRequest(trx, requestId, now, actor, notifier, { checkedUnderLock: true });
+          try {
+            await deliverRequest(trx, requestId, now, actor, notifier, { checkedUnderLock: true });
+          } catch (err) {
+            // A directory import, which does not take that lock, gave the package meanwhile.
+            if (isLiveAssignmentTaken(err)) throw conflict('You already have this access package', 'It was assigned to you while you were submitting. See Active.');
+            throw err;
+          }
         }
         return { requestId, duplicate: false };
       });

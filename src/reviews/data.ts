@@ -86,7 +86,7 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
 }
 
 /** For the Overview: active reviews where this person still has undecided items, as one row (`reviews`, `items`, `soonest` end). */
-export function toReviewSummary(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
+export function toReviewCountQuery(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
   return db('access_review_progress as m')
     .join('access_review_instances as i', 'i.id', 'm.instance_id')
     .where('m.user_id', userId)
@@ -257,11 +257,6 @@ export async function nextUndecided(db: Knex, instanceId: string, reviewerId: st
   const next = await base().whereRaw('(it.subject_sort_name, it.id) > (?, ?)', [after.sortName, after.id]).first();
   const row = next ?? (await base().first());
   return row ? { id: row.id, subjectName: row.subjectName } : null;
-}
-
-export async function isReviewerOf(db: Knex, instanceId: string, userId: string): Promise<boolean> {
-  const row = await db('access_review_progress').where({ user_id: userId, instance_id: instanceId }).where('total', '>', 0).first('total');
-  return Boolean(row);
 }
 
 export interface PastReviewDecision {

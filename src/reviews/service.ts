@@ -11,7 +11,6 @@ import {
   endedForReviewer,
   instanceDetails,
   instanceWithProgress,
-  isReviewerOf,
   itemFor,
   itemsFor,
   nextUndecided,
@@ -60,8 +59,7 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
   const { db, clock, notifier } = deps;
   const lifecycleActor = systemActor('lifecycle');
 
-  /** The instance, if this person reviews at least one of its items; 404 otherwise (also for other directories). */
-  /** The instance and this reviewer's progress in it; 404 unless they review items of it. */
+  /** The instance and this reviewer's progress in it, if they review at least one of its items; 404 otherwise (also for other directories). */
   async function reviewerInstance(trx: Knex, user: CurrentUser, instanceId: string): Promise<{ review: InstanceDetails; progress: ReviewerProgress }> {
     const found = await instanceWithProgress(trx, instanceId, user.id);
     if (!found || found.review.directoryId !== user.directory.id || found.progress.total === 0) throw notReviewer();
@@ -230,11 +228,12 @@ export function createReviewService(deps: { db: Knex; clock: Clock; notifier: No
      * catalog get every row. Anyone else: 404.
      */
     async resultsCsv(user: CurrentUser, instanceId: string): Promise<{ filename: string; csv: string }> {
-      const review = await instanceDetails(db, instanceId);
-      if (!review || review.directoryId !== user.directory.id) throw notReviewer();
+      const found = await instanceWithProgress(db, instanceId, user.id);
+      if (!found || found.review.directoryId !== user.directory.id) throw notReviewer();
+      const { review, progress } = found;
       let reviewerId: string | null = user.id;
       if (await canManage(db, user, review)) reviewerId = null;
-      else if (!(await isReviewerOf(db, instanceId, user.id))) throw notReviewer();
+      else if (progress.total === 0) throw notReviewer();
       const items = await allItems(db, instanceId, reviewerId);
       const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : '');
       const header = ['Review', 'Review start', 'Review end', 'Person', 'Email', 'Access', 'Access since', 'Last sign-in', 'Recommendation', 'Decision', 'Reviewed by', 'Reviewed at', 'Reason', 'Outcome', 'Applied at'];

@@ -6,6 +6,7 @@ import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts
 import { clearActivity, policyId as policyIdOf, requestId, userId as userIdOf } from '../support/flows.ts';
 import { mailTo as readMail } from '../support/mail.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
+import { isLiveAssignmentTaken } from '../../src/assignments/delivery.ts';
 
 let database: Database;
 let t: TestApp;
@@ -228,6 +229,19 @@ describe('assigning a user directly', () => {
     expect([409, 422]).toContain(statuses[1]);
     expect(await db('assignments').where({ access_package_id: PKG.repo }).count('* as n')).toEqual([{ n: 1 }]);
     expect(await db('requests').where({ type: 'adminAdd' }).count('* as n')).toEqual([{ n: 1 }]);
+  });
+
+  it('recognises the database refusing a second live assignment, as an import racing a submit or an assignment meets it', async () => {
+    const form = await ada.get(`${list(PKG.repo)}/new`);
+    expect((await ada.post(list(PKG.repo)).type('form').send({ _csrf: csrfFrom(form.text), email: USER.requestor, policy: await policyId(PKG.repo, 'Members') })).status).toBe(303);
+    const live = await db('assignments').where({ access_package_id: PKG.repo, state: 'delivered' }).first();
+    const { id: _id, ...copy } = live;
+    const refusal = await db('assignments').insert(copy).then(() => null, (err: unknown) => err);
+    expect(isLiveAssignmentTaken(refusal)).toBe(true);
+    // Another unique refusal is not taken for it.
+    const other = await db('users').insert(await db('users').where({ email: USER.requestor }).first('directory_id', 'email', 'display_name', 'type')).then(() => null, (err: unknown) => err);
+    expect((other as { code?: string }).code).toBe('23505');
+    expect(isLiveAssignmentTaken(other)).toBe(false);
   });
 });
 

@@ -559,5 +559,9 @@ describe('the policy editor', () => {
     expect(moved.text).toContain('id="stage-0-timeoutDays" name="stage-0-timeoutDays" type="text" value="ten"');
     expect(moved.text).toContain('id="stage-0-escalationAfterDays" name="stage-0-escalationAfterDays" type="text" value="5 days"');
     expect(moved.text).not.toContain('id="stage-1-timeoutDays"');
+    const hours = await post(max, page, page, policyFields({ name: 'Numbers', expiration: 'afterHours', expirationHours: 'two' }));
+    expect(hours.status).toBe(422);
+    expect(hours.text).toContain('<a href="#expirationHours">Hours: enter a whole number</a>');
+    expect(hours.text).toContain('id="expirationHours" name="expirationHours" type="text" value="two"');
   });
 });

@@ -426,6 +426,36 @@ describe('time', () => {
     }
   });
 
+  it('writes no email to a requestor whose account was disabled while their request waited', async () => {
+    const kinds = async () => (await mailTo(USER.requestor)).map((m) => m.kind);
+    const disabled = async (run: () => Promise<void>) => {
+      await db('users').where({ email: USER.requestor }).update({ disabled_at: t.clock.now() });
+      try {
+        await run();
+      } finally {
+        await db('users').where({ email: USER.requestor }).update({ disabled_at: null });
+      }
+    };
+    const max = await signIn(t.app, USER.manager);
+    const rita = await signIn(t.app, USER.requestor);
+    const denied = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const before = await kinds();
+    await disabled(async () => expect((await decide(max, denied, 'deny', 'Not now.')).status).toBe(303));
+    expect(await stateOf(denied)).toBe('denied');
+    expect(await kinds()).toEqual(before);
+
+    const approved = await requestId(await signIn(t.app, USER.requestor), PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const beforeApproval = await kinds();
+    await disabled(async () => expect((await decide(max, approved, 'approve')).status).toBe(303));
+    expect(await stateOf(approved)).toBe('delivered');
+    expect(await kinds()).toEqual(beforeApproval);
+    // Enabled, the same person is written to as before.
+    await db('assignments').where({ request_id: approved }).update({ state: 'expired', ended_at: t.clock.now() });
+    const third = await requestId(await signIn(t.app, USER.requestor), PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    expect((await decide(max, third, 'approve')).status).toBe(303);
+    expect((await kinds()).slice(beforeApproval.length)).toEqual(['requestSubmitted', 'accessGranted']);
+  });
+
   it('starts scheduled access on its day, reminds before the end, and ends it on time', async () => {
     const rita = await signIn(t.app, USER.requestor);
     const res = await requestId(rita, PKG.repo, await policyId(db, PKG.repo, 'Members'), { specificPeriod: 'yes', startDate: '2027-01-20', endDate: '2027-03-10' });

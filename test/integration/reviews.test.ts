@@ -272,6 +272,20 @@ describe('reviewing', () => {
     await db('directories').where({ hint: 'other.test' }).delete();
   });
 
+  it('answers 404 to a reviewer whose items were all given to others', async () => {
+    const apuId = (await db('users').where({ email: USER.approver }).whereIn('directory_id', db('access_reviews as r').join('access_review_instances as i', 'i.access_review_id', 'r.id').where('i.id', instanceId).select('r.directory_id')).first('id')).id;
+    const theirs = await db('access_review_item_reviewers as x').join('access_review_items as it', 'it.id', 'x.item_id').where({ 'it.instance_id': instanceId, 'x.user_id': apuId }).select('x.item_id', 'x.user_id');
+    expect(theirs.length).toBeGreaterThan(0);
+    await db('access_review_item_reviewers').whereIn('item_id', theirs.map((x) => x.item_id)).where({ user_id: apuId }).delete();
+    try {
+      const apu = await signIn(t.app, USER.approver);
+      expect((await apu.get(`/access-reviews/${instanceId}`)).status).toBe(404);
+      expect((await apu.get(`/access-reviews/${instanceId}/results.csv`)).status).toBe(404);
+    } finally {
+      await db('access_review_item_reviewers').insert(theirs);
+    }
+  });
+
   it('records Approve, Deny and Don’t know with a reason, and lets the reviewer change a decision until the end', async () => {
     const max = await signIn(t.app, USER.manager);
     const rita = await itemId(db, instanceId, USER.requestor);
