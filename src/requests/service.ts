@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { heldBefore, packageDetails, packageName, liveAssignmentOf, managesCatalog, type PackageDetails } from '../access-packages/data.ts';
+import { heldBefore, packageDetails, packageName, liveAssignmentOf, managesCatalog, type AssignmentListItem, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
 import { isLiveAssignmentTaken } from '../assignments/delivery.ts';
@@ -25,7 +25,7 @@ import {
   type RequestDetails,
   type RequestSummary,
 } from './data.ts';
-import { canCancel, canResubmit } from './states.ts';
+import { canCancel, canResubmit, type RequestState } from './states.ts';
 import { describeTimeline } from './timeline.ts';
 import { matchesPattern } from '../shared/pattern.ts';
 
@@ -72,6 +72,9 @@ export interface RequestFormModel {
   notices: string[];
   /** Why the person cannot request the package at all (separation of duties): no form is shown. */
   blockers: string[];
+  /** Access the person has to it already, or their open request for it: said instead of the form. */
+  assignment: AssignmentListItem | null;
+  openRequest: { id: string; state: RequestState } | null;
   resubmitOf: RequestDetails | null;
 }
 
@@ -171,7 +174,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
     /** What the request form shows: the policies to choose from, the chosen one, and values to pre-fill. */
     async requestForm(user: CurrentUser, packageId: string, options: { policyId?: string; choosePolicy?: boolean; resubmitOf?: string; values?: RequestInput }): Promise<RequestFormModel> {
       const now = clock.now();
-      const { pkg, policies, blockers } = await visiblePackage(user, packageId, now);
+      const { pkg, policies, blockers, assignment, openRequest } = await visiblePackage(user, packageId, now);
       const notices: string[] = [];
       let values = options.values ?? emptyRequestInput();
       let resubmitOf: RequestDetails | null = null;
@@ -200,7 +203,7 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
       if (policies.length === 1) policyId = policies[0].id;
       const policy = policies.find((p) => p.id === policyId) ?? null;
       if (policy && !values.policyVersion) values = { ...values, policyId: policy.id, policyVersion: policy.updatedAt.toISOString() };
-      return { pkg, policies, policy, userAttributes: await userAttributes(user.id), values, notices, blockers, resubmitOf };
+      return { pkg, policies, policy, userAttributes: await userAttributes(user.id), values, notices, blockers, assignment, openRequest, resubmitOf };
     },
 
     /**

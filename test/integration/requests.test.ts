@@ -36,7 +36,7 @@ describe('Access packages: Available', () => {
       expect(res.text).toContain(`>${name}</a>`);
     }
     for (const name of ['Board papers', 'Repository owners', 'Old system', 'Closed for requests']) expect(res.text).not.toContain(name);
-    expect(res.text).toContain('You can request 6 access packages.');
+    expect(res.text).toContain('6 access packages are available to you.');
     expect(res.text).toContain('Source Repository (Member)');
   });
 
@@ -52,6 +52,16 @@ describe('Access packages: Available', () => {
       expect(row('Repository access')).not.toContain('Request access');
       expect(row('Wiki editors')).toContain(`<a href="/requests/${wiki}">View request<span class="visually-hidden"> for Wiki editors</span></a>`);
       expect(row('Partner portal')).toContain('>Request access<span class="visually-hidden"> to Partner portal</span></a>');
+      // Their request forms, opened from a stale list or a second tab, say so instead of offering a form to fill in.
+      for (const pane of [{}, { 'HX-Request': 'true', 'HX-Target': 'pane' }]) {
+        const held = await agent.get(`/access-packages/${PKG.repo}/request`).set(pane);
+        expect(held.status).toBe(200);
+        expect(held.text).toMatch(/<p class="banner__text">\s*You have access (until|, with no end date)/);
+        expect(held.text).not.toContain('id="request-form"');
+        const asked = await agent.get(`/access-packages/${PKG.wiki}/request`).set(pane);
+        expect(asked.text).toContain(`You have a request for this access package that is pending approval. <a href="/requests/${wiki}">View your request</a>`);
+        expect(asked.text).not.toContain('id="request-form"');
+      }
     } finally {
       await clearActivity(db);
     }
@@ -62,7 +72,7 @@ describe('Access packages: Available', () => {
     const res = await agent.get('/access-packages');
     expect(res.text).toContain('>Partner portal</a>');
     expect(res.text).not.toContain('Repository access');
-    expect(res.text).toContain('You can request 1 access package.');
+    expect(res.text).toContain('1 access package is available to you.');
   });
 
   it('searches names, descriptions and resources, and narrows to Name or Resources', async () => {
@@ -145,7 +155,7 @@ describe('Access packages: Available', () => {
     const agent = await signIn(t.app, USER.other, { directory: 'Many' });
     const first = await agent.get('/access-packages');
     expect(first.status).toBe(200);
-    expect(first.text).toContain('You can request 45 access packages.');
+    expect(first.text).toContain('45 access packages are available to you.');
     const names = (html: string) => [...html.matchAll(/>(Package \d\d)<\/a>/g)].map((m) => m[1]);
     expect(names(first.text)).toEqual(Array.from({ length: 20 }, (_, i) => `Package ${String(i).padStart(2, '0')}`));
     expect(first.text).not.toContain('Previous page');
