@@ -123,25 +123,36 @@ export interface ListedPackageFacts {
   held: boolean;
   /** The person's request for it that is still open. */
   openRequestId: string | null;
+  /** A package incompatible with it that the person has or has asked for (separation of duties): they cannot request it. */
+  incompatibleWith: string | null;
 }
 
+/** Names of packages incompatible with package `p`, either way round, that person `?` has or has asked for. */
+const INCOMPATIBLE_HOLDINGS = `select o.name from access_packages o
+  where o.id in (select i.incompatible_id from access_package_incompatibles i where i.access_package_id = p.id
+                 union select i.access_package_id from access_package_incompatibles i where i.incompatible_id = p.id)
+    and (exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = o.id and ${LIVE})
+      or exists (select 1 from requests r where r.target_user_id = ? and r.access_package_id = o.id and ${isOpenSql('r')}))`;
+
 /**
- * For the packages a page lists: what each gives, whether this person holds it, and their open
- * request for it, in one statement (three round trips cost Node more than PostgreSQL's work).
+ * For the packages a page lists: what each gives, whether this person holds it, their open request
+ * for it, and whether separation of duties keeps them from it, in one statement (four round trips
+ * cost Node more than PostgreSQL's work).
  */
 export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
   const facts = new Map<string, ListedPackageFacts>();
   if (packageIds.length === 0) return facts;
-  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null }[] = await db
+  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await db
     .select(
       'p.id',
       db.raw(`${RESOURCES_JSON} as resources`),
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
+      db.raw(`(${INCOMPATIBLE_HOLDINGS} order by o.name limit 1) as incompatible_with`, [userId, userId]),
     )
     .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]));
-  for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id });
+  for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
   return facts;
 }
 

@@ -531,7 +531,11 @@ describe('submitting', () => {
     const res = await submit(rita, PKG.billingSubmit, submitPolicy, {});
     expect(res.status).toBe(422);
     expect(res.text).toContain('You cannot request Billing: submit because you have Billing: approve. The two are incompatible (separation of duties).');
-    // Said before anything is filled in: on the package's pane and in place of the form.
+    // Said before anything is filled in: in the list, on the package's pane and in place of the form.
+    const list = (await rita.get('/access-packages')).text;
+    const row = new RegExp(`>Billing: submit</a>[\\s\\S]*?</tr>`).exec(list)![0];
+    expect(row).toContain('Incompatible with Billing: approve');
+    expect(row).not.toContain('Request access');
     for (const path of [`/access-packages/${PKG.billingSubmit}`, `/access-packages/${PKG.billingSubmit}/request?policy=${submitPolicy}`]) {
       const page = await rita.get(path);
       expect(page.status, path).toBe(200);

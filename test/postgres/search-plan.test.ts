@@ -153,7 +153,7 @@ describe('plans kept for every page view', () => {
       }
       const plans = (await one.db.raw('select statement, custom_plans, generic_plans from pg_prepared_statements')).rows as { statement: string; custom_plans: number; generic_plans: number }[];
       const of = (pattern: RegExp) => plans.filter((p) => pattern.test(p.statement)).map((p) => ({ custom: p.custom_plans, generic: p.generic_plans }));
-      for (const pattern of [/lower\(p.name\) as sort_name from "access_packages"/, /as open_request_id from unnest/, /as "approvalsOldestDue"/]) {
+      for (const pattern of [/lower\(p.name\) as sort_name from "access_packages"/, /as incompatible_with from unnest/, /as "approvalsOldestDue"/]) {
         expect(of(pattern), String(pattern)).toEqual([{ custom: 5, generic: 3 }]);
       }
     } finally {
