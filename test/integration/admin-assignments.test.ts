@@ -304,7 +304,9 @@ describe('removing an assignment', () => {
     expect(a.state).toBe('scheduled');
     // Its start has come, but the sweep has not started it yet: it never started either.
     t.clock.set('2027-02-01T06:00:00Z');
-    const { post } = await removeForm(ada, PKG.repo, a.id);
+    const { page, post } = await removeForm(ada, PKG.repo, a.id);
+    expect(page.text).toContain('Their access has not started yet, and now it will not: the request that scheduled it ends as Canceled');
+    expect(page.text).not.toContain('Their access ends now');
     expect((await post()).status).toBe(303);
     expect(await db('assignments').where({ id: a.id }).first('state', 'end_reason')).toEqual({ state: 'expired', end_reason: 'removedByAdmin' });
     expect((await db('requests').where({ id: original }).first('state')).state).toBe('canceled');
