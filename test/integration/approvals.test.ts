@@ -127,7 +127,8 @@ describe('deciding', () => {
     expect((await mailTo(USER.requestor)).map((m) => m.subject)).toContain('You now have access to Wiki editors');
     expect((await max.get('/approvals')).text).toContain('No requests are waiting for your approval.');
     const history = await max.get('/approvals/history');
-    expect(history.text).toContain('Rita Requestor');
+    // Each row's link names the request, not only the person: a screen reader's list of links tells them apart.
+    expect(history.text).toMatch(new RegExp(`<a href="/approvals/${id}">Rita Requestor<span class="visually-hidden">: Wiki editors, decided \\d+ \\w+ \\d{4} at \\d\\d:\\d\\d UTC</span></a>`));
     expect(history.text).toContain('>Approved</strong>');
     expect((await rita.get(`/requests/${id}`)).text).toContain('Stage 1 approved by Max Manager');
   });
