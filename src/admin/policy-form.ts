@@ -79,7 +79,7 @@ const lines = (text: string) =>
  */
 function daysOfAccess(value: string, errors: FieldErrors, typed: Record<string, string>): number {
   const days = whole(value, 'expirationDays', 'Days', errors, typed, 'expirationDays');
-  if (days === 0 || (days === undefined && !errors.has('expirationDays'))) {
+  if (days === 0 || (days !== undefined && days > 3660) || (days === undefined && !errors.has('expirationDays'))) {
     errors.add('expirationDays', 'Days: enter how many days access lasts, from 1 to 3660, or choose that access never ends');
   }
   return days ?? 0;

@@ -559,6 +559,10 @@ describe('the policy editor', () => {
     expect(moved.text).toContain('id="stage-0-timeoutDays" name="stage-0-timeoutDays" type="text" value="ten"');
     expect(moved.text).toContain('id="stage-0-escalationAfterDays" name="stage-0-escalationAfterDays" type="text" value="5 days"');
     expect(moved.text).not.toContain('id="stage-1-timeoutDays"');
+    // More days than the directory allows: the editor's own message, as its hint says (1 to 3660).
+    const days = await post(max, page, page, policyFields({ name: 'Numbers', expirationDays: '99999' }));
+    expect(days.status).toBe(422);
+    expect(days.text).toContain('<a href="#expirationDays">Days: enter how many days access lasts, from 1 to 3660, or choose that access never ends</a>');
     const hours = await post(max, page, page, policyFields({ name: 'Numbers', expiration: 'afterHours', expirationHours: 'two' }));
     expect(hours.status).toBe(422);
     expect(hours.text).toContain('<a href="#expirationHours">Hours: enter a whole number</a>');
