@@ -4,6 +4,7 @@
 //   its caption or heading);
 // - Enter in a search field inside a larger form presses its Find button (data-enter-clicks);
 // - a table wider than the screen scrolls in a box that keyboard users can focus and scroll;
+// - a list whose last row was removed beside a pane (data-when-empty) says that it is empty;
 // - My Access style links, /@<hint>#/access-packages/<id>: the fragment never reaches the server,
 //   so here it becomes where to go after signing in.
 (function () {
@@ -84,10 +85,19 @@
     addCopyButtons(document);
     markScrollingTables(document);
   });
+  function sayWhenEmpty() {
+    document.querySelectorAll('[data-when-empty]').forEach(function (list) {
+      if (list.querySelector('tbody tr')) return;
+      var p = document.createElement('p');
+      p.textContent = list.getAttribute('data-when-empty');
+      list.replaceWith(p);
+    });
+  }
   document.addEventListener('htmx:afterSettle', function (event) {
     if (event.detail && event.detail.target) {
       addCopyButtons(event.detail.target);
       markScrollingTables(document);
+      sayWhenEmpty();
     }
   });
   // Where focus goes after a swap: the new content's message, else what it marks to focus, else,

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Eta } from 'eta';
 import type { AssetCatalog } from './assets.ts';
 import { describeExpiration, type Expiration } from '../policies/policy.ts';
-import { REQUEST_TYPE_LABELS, STATE_LABELS, stateTone, type RequestState } from '../requests/states.ts';
+import { OPEN_STATES, REQUEST_TYPE_LABELS, STATE_LABELS, stateTone, type RequestState } from '../requests/states.ts';
 
 export const VIEWS_DIR = fileURLToPath(new URL('../../views/', import.meta.url));
 
@@ -49,6 +49,8 @@ export function templateHelpers(assets: AssetCatalog) {
     iso: (d: Date | string | null | undefined) => (d ? new Date(d).toISOString() : ''),
     stateLabel: (state: RequestState) => STATE_LABELS[state] ?? state,
     stateTone: (state: RequestState) => stateTone(state),
+    /** Still on its way: submitted, pending approval, approved or delivering. */
+    isOpen: (state: RequestState) => OPEN_STATES.includes(state),
     requestType: (type: string) => REQUEST_TYPE_LABELS[type] ?? type,
     expiration: (e: Expiration) => describeExpiration(e, formatDate),
     number: (n: number) => n.toLocaleString('en-GB'),

@@ -108,6 +108,11 @@ describe.each([
     await settle(page, js, 'confirmation');
     await expect.poll(() => page.getByRole('heading', { name: 'Request submitted' }).count()).toBe(1);
     expect(await page.textContent('main')).toContain('Max Manager must approve it by');
+    if (js) {
+      // The list beside the confirmation shows the request, not Request access.
+      expect(await page.getByRole('link', { name: 'View request for Wiki editors' }).count()).toBe(1);
+      expect(await page.getByRole('link', { name: 'Request access to Wiki editors' }).count()).toBe(0);
+    }
     // The confirmation has its own address, with JavaScript as without: a reload shows it again.
     await expect.poll(() => new URL(page.url()).pathname).toMatch(/^\/requests\/[0-9a-f-]{36}\/submitted$/);
     if (js) {
@@ -135,6 +140,8 @@ describe.each([
     await settle(page, js, 'canceled request');
     await expect.poll(() => page.getByText('Your request for Wiki editors was canceled.').count()).toBe(1);
     expect(await page.textContent('main')).toContain('Canceled by Rita Requestor');
+    // The list beside the pane says so too.
+    if (js) expect(await page.getByRole('row', { name: /Wiki editors Canceled/ }).count()).toBe(1);
     await page.context().close();
   });
 
@@ -148,6 +155,7 @@ describe.each([
     await page.getByRole('button', { name: 'Submit' }).click();
     await settle(page, js, 'delivered confirmation');
     await expect.poll(() => page.getByText('you now have access to Repository access until 15 April 2027').count()).toBe(1);
+    if (js) expect(await page.getByRole('row', { name: /^Repository access .*You have access$/ }).count()).toBe(1);
     await visit(page, '/access-packages/active');
     expect(await page.getByRole('row', { name: /Repository access Members Delivered 15 January 2027 15 April 2027/ }).count()).toBe(1);
     await visit(page, '/access-packages/expired');
