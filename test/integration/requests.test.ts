@@ -766,6 +766,8 @@ describe('Request history, Cancel and Resubmit', () => {
     expect(chosen.text).toContain(`<input type="hidden" name="policy" value="${oneDay}">`);
     expect(chosen.text).toContain(`name="resubmitOf" value="${requestId}"`);
     expect(chosen.text).not.toContain('Select a policy');
+    // What the earlier request said comes along to the policy chosen instead.
+    expect(chosen.text).toContain('I maintain the on-call runbooks.');
     await db('policies').where({ id: policy }).update({ accept_requests: true });
     // While the earlier policy applies, Change offers the choice again.
     const again = await rita.get(`/access-packages/${PKG.wiki}/request?resubmitOf=${requestId}`);
