@@ -233,17 +233,19 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
 
     async stageDecided(trx, requestId, stage, decision, deciderId, otherApproverIds) {
       const f = await requestFacts(trx, requestId);
-      const [decider] = await recipients(trx, [deciderId]);
+      const others = otherApproverIds.filter((id) => id !== deciderId);
+      const found = await recipients(trx, [deciderId, ...others]);
+      const decider = found.find((r) => r.userId === deciderId);
       const verb = decision === 'approve' ? 'approved' : 'denied';
       await write(trx, [{
-        kind: 'stageDecided', userIds: otherApproverIds.filter((id) => id !== deciderId), hint: f.hint,
+        kind: 'stageDecided', userIds: others, hint: f.hint,
         build: (to, links) => ({
           subject: `Request ${verb}: ${f.packageName} for ${f.requestorName}`,
           greeting: `Hello ${to.name},`,
           paragraphs: [`${decider?.name ?? 'Another approver'} ${verb} the request from ${f.requestorName} for ${f.packageName}${f.stages > 1 ? ` at stage ${stage}` : ''}. You do not need to do anything.`],
           action: { label: 'View the request', url: links.to(`/approvals/${f.id}`) },
         }),
-      }]);
+      }], others.map((userId) => ({ userId, recipient: found.find((r) => r.userId === userId) ?? null })));
     },
 
     async requestDenied(trx, requestId, deciderName, justification) {

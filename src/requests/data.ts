@@ -115,7 +115,8 @@ export interface StageDetails {
   decision: 'approve' | 'deny' | null;
   decidedByName: string | null;
   justification: string | null;
-  approvers: { userId: string; name: string; email: string; kind: 'primary' | 'fallback' | 'escalation' }[];
+  /** `open`: the stage is still waiting for this approver (it leaves their Approvals once decided, canceled or expired). */
+  approvers: { userId: string; name: string; email: string; kind: 'primary' | 'fallback' | 'escalation'; open: boolean }[];
 }
 
 export interface RequestDetails extends RequestSummary {
@@ -143,7 +144,7 @@ export interface RequestDetails extends RequestSummary {
 const STAGES_JSON = `(select coalesce(json_agg(st order by st.position), '[]') from (
     select s.id, s.position, s.state, s.timeout_days, s.require_approver_justification, s.started_at, s.due_at, s.escalate_at,
       s.escalated_at, s.decided_at, s.decision, d.display_name as decided_by_name, s.justification,
-      (select coalesce(json_agg(json_build_object('userId', a.user_id, 'name', u.display_name, 'email', u.email, 'kind', a.kind) order by a.kind, u.display_name), '[]')
+      (select coalesce(json_agg(json_build_object('userId', a.user_id, 'name', u.display_name, 'email', u.email, 'kind', a.kind, 'open', a.open) order by a.kind, u.display_name), '[]')
         from request_stage_approvers a join users u on u.id = a.user_id where a.stage_id = s.id) as approvers
     from request_stages s left join users d on d.id = s.decided_by_id where s.request_id = r.id) st) as stages`;
 const ASSIGNMENT_JSON = `(select row_to_json(x) from (select id, state, starts_at, ends_at, ended_at from assignments

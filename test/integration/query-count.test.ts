@@ -120,7 +120,7 @@ describe('queries per page', () => {
       history: 2,
       requestPane: 3,
       approvals: 2,
-      approvalPane: 5,
+      approvalPane: 4,
       overviewApprover: 2,
       reviews: 2,
     });
