@@ -17,8 +17,11 @@ export type EditableFile = DirectoryFile & {
 export interface Edit<T> {
   /** JSON path of the edited object in the file, like `catalogs[2].accessPackages[0].policies[1]`. */
   path: string;
-  /** The form field (and its label) a problem at `path` + suffix belongs to; undefined: the top of the form. */
-  fieldFor: (suffix: string) => { field: string; label: string } | undefined;
+  /**
+   * The form field (and its label) a problem at `path` + suffix belongs to; undefined: the top of
+   * the form. `words` says the import's message in the form's words, where it names the file's fields.
+   */
+  fieldFor: (suffix: string) => { field: string; label: string; words?: (message: string) => string } | undefined;
   /** `targetId` may be looked up once the import has written the object (a new object's id). */
   audit: { action: string; targetType: string; targetId: string | ((trx: Knex.Transaction) => Promise<string>); label: string };
   before: unknown;
@@ -51,7 +54,7 @@ export async function editDirectory<T>(
         const mine = p.path === edit.path || p.path.startsWith(`${edit.path}.`) || p.path.startsWith(`${edit.path}[`);
         const target = mine ? edit.fieldFor(p.path.slice(edit.path.length).replace(/^\./, '')) : undefined;
         // The import's own message, prefixed with the label of the field it is about.
-        if (target) errors.add(target.field, `${target.label}: ${p.message}`);
+        if (target) errors.add(target.field, `${target.label}: ${target.words ? target.words(p.message) : p.message}`);
         else errors.add(`form-${errors.toArray().length}`, mine ? p.message : `${p.path}: ${p.message}`, '#main');
       }
       errors.throwIfAny();

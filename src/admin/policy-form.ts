@@ -259,7 +259,7 @@ export function applyFormAction(policy: FilePolicy, action: string): FilePolicy 
 }
 
 /** Which field of the editor a problem reported by the import belongs to. */
-export function policyFieldFor(suffix: string): { field: string; label: string } | undefined {
+export function policyFieldFor(suffix: string): { field: string; label: string; words?: (message: string) => string } | undefined {
   let m: RegExpExecArray | null;
   if (suffix === '' ) return undefined;
   if (suffix === 'name') return { field: 'name', label: 'Name' };
@@ -276,7 +276,15 @@ export function policyFieldFor(suffix: string): { field: string; label: string }
     if (part === 'timeoutDays') return { field: `stage-${i}-timeoutDays`, label: `${stage}: decision must be made in how many days` };
     if (part === 'escalation') {
       if (sub === 'approvers') return group ? { field: `stage-${i}-escalationGroups`, label: `${stage} alternate approver groups` } : { field: `stage-${i}-escalationUsers`, label: `${stage} alternate approvers` };
-      return { field: `stage-${i}-escalationAfterDays`, label: `${stage}: forward after how many days` };
+      // The file's rules name its field timeoutDays: the editor calls it the days to decide.
+      if (sub === 'afterDays') {
+        return { field: `stage-${i}-escalationAfterDays`, label: `${stage}: forward after how many days`, words: (m) => m.replace(/^must be less than the stage's timeoutDays \((\d+)\)$/, 'must be fewer than the days to decide ($1)') };
+      }
+      return {
+        field: `stage-${i}-escalate`,
+        label: `${stage}: forward to alternate approvers`,
+        words: (m) => m.replace(/^escalation needs a stage timeoutDays of at least 4 \(this stage has (\d+)\)$/, 'needs at least 4 days to decide (this stage has $1)'),
+      };
     }
     return { field: `stage-${i}-approversUsers`, label: stage };
   }

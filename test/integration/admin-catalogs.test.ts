@@ -445,7 +445,7 @@ describe('the policy editor', () => {
     expect(await db('policies').whereLike('name', 'Days %').count('* as n')).toEqual([{ n: 0 }]);
   });
 
-  it('refuses what the import refuses, with the same messages, at the fields', async () => {
+  it('refuses what the import refuses, with its messages (in the editor’s words where they name the file’s fields), at the fields', async () => {
     const page = `/admin/access-packages/${PKG.repo}/policies/new`;
     const res = await post(max, page, page, policyFields({
       name: 'Broken',
@@ -475,11 +475,19 @@ describe('the policy editor', () => {
     const messages = imported.ok ? [] : imported.problems.map((p) => p.message);
     expect(messages.length).toBeGreaterThanOrEqual(3);
     const html = res.text.replaceAll('&quot;', '"').replaceAll('&#39;', "'");
-    for (const message of messages) expect(html).toContain(message);
-    expect(res.text).toContain('<a href="#stage-1-escalationAfterDays">');
+    // Where the file's message names its field (timeoutDays), the editor says it in its own words.
+    const inEditorWords: Record<string, string> = {
+      'escalation needs a stage timeoutDays of at least 4 (this stage has 3)': 'Stage 2: forward to alternate approvers: needs at least 4 days to decide (this stage has 3)',
+    };
+    for (const message of messages) expect(html).toContain(inEditorWords[message] ?? message);
+    expect(html).not.toContain('stage timeoutDays');
+    expect(res.text).toContain('<a href="#stage-1-escalate">Stage 2: forward to alternate approvers: needs at least 4 days to decide (this stage has 3)</a>');
     expect(res.text).toContain('<a href="#question-0-pattern">');
     expect(res.text).toContain('<a href="#stage-0-fallbackUsers">');
     expect(await db('policies').where({ name: 'Broken' }).first()).toBeUndefined();
+    const late = await post(max, page, page, policyFields({ name: 'Broken', 'stage-1-escalationAfterDays': '12' }));
+    expect(late.status).toBe(422);
+    expect(late.text).toContain('<a href="#stage-1-escalationAfterDays">Stage 2: forward after how many days: must be fewer than the days to decide (10)</a>');
   });
 
   it('refuses a policy form opened before someone else saved the policy (409), and keeps its version through Add and Remove', async () => {
