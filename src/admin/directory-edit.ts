@@ -32,8 +32,9 @@ export interface Edit<T> {
 /**
  * Every configuration change goes through the directory file: export the directory, change one
  * object, import the result, in one transaction that holds the directory row. So an editor refuses
- * exactly what an import of the same file would refuse, with the same message, and a removal that
- * history forbids is refused the same way. Problems come back as field errors; nothing is written.
+ * exactly what an import of the same file would refuse, with the same message (in the form's words
+ * where it names the file's fields), and a removal that history forbids is refused the same way.
+ * Problems come back as field errors; nothing is written.
  */
 export async function editDirectory<T>(
   db: Knex,
