@@ -153,6 +153,35 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
       recipient: a.disabled_at ? null : { userId: a.user_id, email: a.email, name: a.display_name, directoryId: a.directory_id },
     }));
   }
+  /**
+   * "Approve or deny" to a stage's approvers (asked, forwarded to, reminded): the same message frame,
+   * the request's details and the link to decide, with each kind's own words. `stageText` is
+   * " for stage 2 of 3", or empty for a single stage.
+   */
+  async function askApprovers(
+    trx: Knex,
+    kind: string,
+    items: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[],
+    words: (f: RequestFacts, stageText: string, dueAt: Date) => { subject: string; paragraphs: string[] },
+  ) {
+    const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
+    await write(trx, items.map(({ requestId, stage, approverIds, dueAt }) => {
+      const f = facts.get(requestId)!;
+      const { subject, paragraphs } = words(f, f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : '', dueAt);
+      return {
+        kind, userIds: approverIds, hint: f.hint,
+        dedupe: (to: Recipient) => `${kind}:${requestId}:${stage}:${to.userId}`,
+        build: (to: Recipient, links: Links) => ({
+          subject,
+          greeting: `Hello ${to.name},`,
+          paragraphs,
+          details: requestDetails(f),
+          action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
+        }),
+      };
+    }));
+  }
+
   const holders = (facts: AssignmentFacts[]) => facts.map((a) => ({ userId: a.userId, recipient: a.recipient }));
   const requestors = (facts: RequestFacts[]) => facts.map((f) => ({ userId: f.requestorId, recipient: f.requestor }));
 
@@ -172,62 +201,32 @@ export function createNotifier(deps: { clock: Clock; baseUrl: string }): Notifie
     },
 
     async approvalNeeded(trx, requestId, stage, approverIds, dueAt) {
-      const f = await requestFacts(trx, requestId);
-      await write(trx, [{
-        kind: 'approvalNeeded', userIds: approverIds, hint: f.hint,
-        dedupe: (to) => `approvalNeeded:${requestId}:${stage}:${to.userId}`,
-        build: (to, links) => ({
-          subject: `Action required: Approve or deny request by ${day(dueAt)}`,
-          greeting: `Hello ${to.name},`,
-          paragraphs: [
-            `${f.requestorName} asked for access to ${f.packageName}, and you are an approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
-            `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
-          ],
-          details: requestDetails(f),
-          action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
-        }),
-      }]);
+      await askApprovers(trx, 'approvalNeeded', [{ requestId, stage, approverIds, dueAt }], (f, stageText, dueAt) => ({
+        subject: `Action required: Approve or deny request by ${day(dueAt)}`,
+        paragraphs: [
+          `${f.requestorName} asked for access to ${f.packageName}, and you are an approver${stageText}.`,
+          `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
+        ],
+      }));
     },
 
     async requestsForwarded(trx, items) {
-      const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
-      await write(trx, items.map(({ requestId, stage, approverIds, dueAt }) => {
-        const f = facts.get(requestId)!;
-        return {
-          kind: 'requestForwarded', userIds: approverIds, hint: f.hint,
-          dedupe: (to: Recipient) => `requestForwarded:${requestId}:${stage}:${to.userId}`,
-          build: (to: Recipient, links: Links) => ({
-            subject: `Action required: Approve or deny forwarded request by ${day(dueAt)}`,
-            greeting: `Hello ${to.name},`,
-            paragraphs: [
-              `A request from ${f.requestorName} for ${f.packageName} was forwarded to you because its approvers have not decided yet. You are an alternate approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
-              `Approve or deny it by ${dayTime(dueAt)}. The first approver to decide decides for everyone.`,
-            ],
-            details: requestDetails(f),
-            action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
-          }),
-        };
+      await askApprovers(trx, 'requestForwarded', items, (f, stageText, dueAt) => ({
+        subject: `Action required: Approve or deny forwarded request by ${day(dueAt)}`,
+        paragraphs: [
+          `A request from ${f.requestorName} for ${f.packageName} was forwarded to you because its approvers have not decided yet. You are an alternate approver${stageText}.`,
+          `Approve or deny it by ${dayTime(dueAt)}. The first approver to decide decides for everyone.`,
+        ],
       }));
     },
 
     async approvalReminders(trx, items) {
-      const facts = await requestFactsMany(trx, items.map((i) => i.requestId));
-      await write(trx, items.map(({ requestId, stage, approverIds, dueAt }) => {
-        const f = facts.get(requestId)!;
-        return {
-          kind: 'approvalReminder', userIds: approverIds, hint: f.hint,
-          dedupe: (to: Recipient) => `approvalReminder:${requestId}:${stage}:${to.userId}`,
-          build: (to: Recipient, links: Links) => ({
-            subject: `Action required reminder: Approve or deny the request by ${day(dueAt)}`,
-            greeting: `Hello ${to.name},`,
-            paragraphs: [
-              `${f.requestorName}’s request for access to ${f.packageName} is still waiting for a decision, and you are an approver${f.stages > 1 ? ` for stage ${stage} of ${f.stages}` : ''}.`,
-              `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
-            ],
-            details: requestDetails(f),
-            action: { label: 'Approve or deny the request', url: links.to(`/approvals/${f.id}`) },
-          }),
-        };
+      await askApprovers(trx, 'approvalReminder', items, (f, stageText, dueAt) => ({
+        subject: `Action required reminder: Approve or deny the request by ${day(dueAt)}`,
+        paragraphs: [
+          `${f.requestorName}’s request for access to ${f.packageName} is still waiting for a decision, and you are an approver${stageText}.`,
+          `Approve or deny the request by ${dayTime(dueAt)}. If nobody decides by then, the request expires.`,
+        ],
       }));
     },
 
