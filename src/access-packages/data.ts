@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { plannedPerCall } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
+import { incompatibleHoldingsSql } from '../requests/data.ts';
 import { isOpenSql } from '../requests/states.ts';
 import type { PageRequest } from '../shared/keyset.ts';
 
@@ -127,13 +128,6 @@ export interface ListedPackageFacts {
   incompatibleWith: string | null;
 }
 
-/** Names of packages incompatible with package `p`, either way round, that person `?` has or has asked for. */
-const INCOMPATIBLE_HOLDINGS = `select o.name from access_packages o
-  where o.id in (select i.incompatible_id from access_package_incompatibles i where i.access_package_id = p.id
-                 union select i.access_package_id from access_package_incompatibles i where i.incompatible_id = p.id)
-    and (exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = o.id and ${LIVE})
-      or exists (select 1 from requests r where r.target_user_id = ? and r.access_package_id = o.id and ${isOpenSql('r')}))`;
-
 /**
  * For the packages a page lists: what each gives, whether this person holds it, their open request
  * for it, and whether separation of duties keeps them from it, in one statement (four round trips
@@ -149,7 +143,7 @@ export async function listedPackageFacts(db: Knex, userId: string, packageIds: s
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
-      db.raw(`(${INCOMPATIBLE_HOLDINGS} order by o.name limit 1) as incompatible_with`, [userId, userId]),
+      db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
     )
     .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]));
   for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
