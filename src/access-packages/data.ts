@@ -3,7 +3,8 @@ import { plannedPerCall } from '../db/prepared.ts';
 import { policyTakesRequestsFrom, type Requestor } from '../policies/data.ts';
 import { incompatibleHoldingsSql } from '../requests/data.ts';
 import { isOpenSql } from '../requests/states.ts';
-import type { PageRequest } from '../shared/keyset.ts';
+import { pageKey, pageShape, type PageRequest, type PageShape } from '../shared/keyset.ts';
+import { shapedStatement, statement } from '../db/statement.ts';
 
 /** Literal, so that a kept plan can use the partial index assignments_one_live. */
 const LIVE = "a.state in ('scheduled', 'delivered')";
@@ -33,6 +34,21 @@ function escapeLike(text: string): string {
 /** Three letters or digits in a row: a trigram index can narrow the search. */
 const hasTrigram = (q: string) => /[\p{L}\p{N}]{3}/u.test(q);
 
+/** A search as the listing's text depends on it: which field, and whether the words hold a trigram. */
+interface SearchShape {
+  field: SearchField;
+  trigram: boolean;
+}
+
+/** The values a listing is read with: placeholders when its text is built (db/statement.ts), or the values themselves. */
+interface ListingValues {
+  userId: string | Knex.Raw;
+  directoryId: string | Knex.Raw;
+  now: Date | Knex.Raw;
+  /** The LIKE pattern of a search. */
+  pattern: string | Knex.Raw;
+}
+
 /**
  * The packages a search matches: by name, lower(name); in all three, search_text (name,
  * description and resource names, kept by triggers, see the page_keys migration), each with a
@@ -44,25 +60,24 @@ const hasTrigram = (q: string) => /[\p{L}\p{N}]{3}/u.test(q);
  * Searches hold no control characters (queryText removes them), so a search never matches across
  * the lines of search_text.
  */
-function searchMatches(db: Knex, requestor: Requestor, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
-  const pattern = `%${escapeLike(search.q)}%`;
+function searchMatches(db: Knex, v: ListingValues, search: SearchShape, order?: 'asc' | 'desc') {
   const matches = db('access_packages as m')
-    .where('m.directory_id', requestor.directoryId)
+    .where('m.directory_id', v.directoryId)
     .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));
-  if (search.field === 'name') matches.whereRaw('lower(m.name) like ?', [pattern]);
-  else if (search.field === 'all') matches.whereRaw('m.search_text like ?', [pattern]);
-  else if (!hasTrigram(search.q)) {
+  if (search.field === 'name') matches.whereRaw('lower(m.name) like ?', [v.pattern]);
+  else if (search.field === 'all') matches.whereRaw('m.search_text like ?', [v.pattern]);
+  else if (!search.trigram) {
     // Most packages have a resource whose name holds one or two given letters: checked package by package.
     matches.whereExists(
       db('access_package_resource_roles as aprr')
         .join('resource_roles as rr', 'rr.id', 'aprr.resource_role_id')
         .join('resources as r', 'r.id', 'rr.resource_id')
         .whereRaw('aprr.access_package_id = m.id')
-        .whereRaw('lower(r.name) like ?', [pattern])
+        .whereRaw('lower(r.name) like ?', [v.pattern])
         .select(db.raw('1')),
     );
   } else {
-    const resourceIds = db('resources as r').where('r.directory_id', requestor.directoryId).whereRaw('lower(r.name) like ?', [pattern]).select('r.id');
+    const resourceIds = db('resources as r').where('r.directory_id', v.directoryId).whereRaw('lower(r.name) like ?', [v.pattern]).select('r.id');
     const roleIds = db('resource_roles as rr').whereRaw('rr.resource_id = any(array(?))', [resourceIds]).select('rr.id');
     const ids = db('access_package_resource_roles as aprr').whereRaw('aprr.resource_role_id = any(array(?))', [roleIds]).distinct('aprr.access_package_id as id');
     matches.whereRaw('m.id = any(array(?))', [ids]);
@@ -76,22 +91,46 @@ function searchMatches(db: Knex, requestor: Requestor, search: { q: string; fiel
  * requests. `p.sort_name` is lower(name). With `order`, a search's matches come sorted, so a page
  * checks the policies of the packages it shows, not of every match.
  */
-function availableQuery(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, order?: 'asc' | 'desc') {
+function availableQuery(db: Knex, type: Requestor['type'], v: ListingValues, search: SearchShape | null, order?: 'asc' | 'desc') {
   // How many a search matches ("a" or "payroll") decides its best plan. A word of three letters or
   // digits has trigrams: its matches are read from the index and sorted, wherever they fall in
   // name order ("Payroll …" would be a walk through the names from A to P). A shorter search has
   // none, matches most packages, and is read in name order until a page is found.
-  const base: Knex.QueryBuilder = search.q ? plannedPerCall(db.from(searchMatches(db, requestor, search, hasTrigram(search.q) ? (order ?? 'asc') : undefined).as('p'))) : db('access_packages as p');
+  const base: Knex.QueryBuilder = search ? plannedPerCall(db.from(searchMatches(db, v, search, search.trigram ? (order ?? 'asc') : undefined).as('p'))) : db('access_packages as p');
   const q = base
     .join('catalogs as c', 'c.id', 'p.catalog_id')
-    .where('p.directory_id', requestor.directoryId)
+    .where('p.directory_id', v.directoryId)
     // Constants in the text, so that a kept plan is estimated for them (as values they made it look 4 times dearer).
     .whereRaw('not p.hidden and c.enabled')
     .whereExists(function () {
-      this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, requestor, now));
+      this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, { id: v.userId, type }, v.now));
     });
   return q;
 }
+
+const searchShape = (search: { q: string; field: SearchField }): SearchShape | null => (search.q ? { field: search.field, trigram: hasTrigram(search.q) } : null);
+
+const likePattern = (q: string) => `%${escapeLike(q)}%`;
+
+const listingValues = (requestor: Requestor, now: Date, search: { q: string }): ListingValues => ({
+  userId: requestor.id,
+  directoryId: requestor.directoryId,
+  now,
+  pattern: likePattern(search.q),
+});
+
+const listAvailableStatement = shapedStatement<
+  { type: Requestor['type']; search: SearchShape | null; page: PageShape },
+  [userId: string, directoryId: string, now: Date, pattern: string, sortName: unknown, id: unknown]
+>((db, shape, userId, directoryId, now, pattern, sortName, id) => {
+  const dir = shape.page.from === 'before' ? 'desc' : 'asc';
+  // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
+  const key = shape.search ? 'p.sort_name' : 'lower(p.name)';
+  const q = availableQuery(db, shape.type, { userId, directoryId, now, pattern }, shape.search, dir).select('p.id', 'p.name', 'p.description', db.raw(`${key} as sort_name`));
+  if (shape.page.from === 'after') q.whereRaw(`(${key}, p.id) > (?, ?)`, [sortName, id]);
+  if (shape.page.from === 'before') q.whereRaw(`(${key}, p.id) < (?, ?)`, [sortName, id]);
+  return q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(shape.page.limit + 1);
+});
 
 /** A page of Available: up to `limit` + 1 packages (the extra one says there is a next page). */
 export async function listAvailable(
@@ -102,13 +141,9 @@ export async function listAvailable(
   page: PageRequest,
   limit: number,
 ): Promise<PackageListItem[]> {
-  const dir = page.before ? 'desc' : 'asc';
-  // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
-  const key = search.q ? 'p.sort_name' : 'lower(p.name)';
-  const q = availableQuery(db, requestor, now, search, dir).select('p.id', 'p.name', 'p.description', db.raw(`${key} as sort_name`));
-  if (page.after) q.whereRaw(`(${key}, p.id) > (?, ?)`, page.after as [string, string]);
-  if (page.before) q.whereRaw(`(${key}, p.id) < (?, ?)`, page.before as [string, string]);
-  const rows: { id: string; name: string; description: string; sort_name: string }[] = await q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(limit + 1);
+  const [sortName, id] = pageKey(page, 2);
+  const shape = { type: requestor.type, search: searchShape(search), page: pageShape(page, limit) };
+  const rows: { id: string; name: string; description: string; sort_name: string }[] = await listAvailableStatement(db, shape, requestor.id, requestor.directoryId, now, likePattern(search.q), sortName, id);
   return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name }));
 }
 
@@ -133,10 +168,8 @@ export interface ListedPackageFacts {
  * for it, and whether separation of duties keeps them from it, in one statement (four round trips
  * cost Node more than PostgreSQL's work).
  */
-export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
-  const facts = new Map<string, ListedPackageFacts>();
-  if (packageIds.length === 0) return facts;
-  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await db
+const listedPackageFactsStatement = statement<[userId: string, packageIds: string[]]>((db, userId, packageIds) =>
+  db
     .select(
       'p.id',
       db.raw(`${RESOURCES_JSON} as resources`),
@@ -145,14 +178,20 @@ export async function listedPackageFacts(db: Knex, userId: string, packageIds: s
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
       db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
     )
-    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]));
+    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds])),
+);
+
+export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
+  const facts = new Map<string, ListedPackageFacts>();
+  if (packageIds.length === 0) return facts;
+  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await listedPackageFactsStatement(db, userId, packageIds);
   for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
   return facts;
 }
 
 /** How many packages match, counted up to `cap` (a bounded cost whatever the directory's size). */
 export async function countAvailable(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, cap: number): Promise<number> {
-  const inner = availableQuery(db, requestor, now, search).select('p.id').limit(cap + 1);
+  const inner = availableQuery(db, requestor.type, listingValues(requestor, now, search), searchShape(search)).select('p.id').limit(cap + 1);
   const outer = db.from(inner.as('matches'));
   const [{ n }] = await (search.q ? plannedPerCall(outer) : outer).count('* as n');
   return Number(n);

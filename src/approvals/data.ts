@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { PageRequest } from '../shared/keyset.ts';
+import { pageKey, pageShape, type PageRequest, type PageShape } from '../shared/keyset.ts';
+import { shapedStatement, statement } from '../db/statement.ts';
 
 export interface PendingApproval {
   requestId: string;
@@ -18,11 +19,11 @@ export interface PendingApproval {
 const PENDING_FOR_APPROVER = "a.open and s.state = 'pending' and r.state = 'pendingApproval'";
 
 /** Stages waiting for this approver, soonest deadline first (keyset on due_at, request id). Never their own requests. */
-export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
+const pendingForApproverStatement = shapedStatement<PageShape, [userId: string, dueAt: unknown, id: unknown]>((db, shape, userId, dueAt, id) => {
   // The approver's open items are read in deadline order from their index (each carries its stage's
   // deadline) until a page of them is found pending, and only those rows are joined to their
   // package and requestor: a thousand requests waiting cost a page of probes, not a thousand.
-  const dir = page.before ? 'desc' : 'asc';
+  const dir = shape.from === 'before' ? 'desc' : 'asc';
   const rows = db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
@@ -30,9 +31,9 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
     .whereRaw(PENDING_FOR_APPROVER)
     .whereNot('r.target_user_id', userId)
     .select('r.id', 's.position', 'a.due_at', 'r.submitted_at', 'r.access_package_id', 'r.target_user_id', 'a.kind');
-  if (page.after) rows.where('a.due_at', '>=', page.after[0] as Date).whereRaw('(a.due_at, r.id) > (?, ?)', page.after as [Date, string]);
-  if (page.before) rows.where('a.due_at', '<=', page.before[0] as Date).whereRaw('(a.due_at, r.id) < (?, ?)', page.before as [Date, string]);
-  rows.orderByRaw(`a.due_at ${dir}, r.id ${dir}`).limit(limit + 1);
+  if (shape.from === 'after') rows.where('a.due_at', '>=', dueAt).whereRaw('(a.due_at, r.id) > (?, ?)', [dueAt, id]);
+  if (shape.from === 'before') rows.where('a.due_at', '<=', dueAt).whereRaw('(a.due_at, r.id) < (?, ?)', [dueAt, id]);
+  rows.orderByRaw(`a.due_at ${dir}, r.id ${dir}`).limit(shape.limit + 1);
   return db
     .from(rows.as('t'))
     .join('access_packages as p', 'p.id', 't.access_package_id')
@@ -49,6 +50,11 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
       't.kind',
     )
     .orderByRaw(`t.due_at ${dir}, t.id ${dir}`);
+});
+
+export async function pendingForApprover(db: Knex, userId: string, page: PageRequest, limit: number): Promise<PendingApproval[]> {
+  const [dueAt, id] = pageKey(page, 2);
+  return pendingForApproverStatement(db, pageShape(page, limit), userId, dueAt, id);
 }
 
 /**
@@ -57,7 +63,7 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
  * alike and keeps one plan. Estimated for each person's own numbers, the statement was planned
  * again on every Overview (0.45 ms) to run the same plan.
  */
-export function pendingForApproverCountQuery(db: Knex, userId: string): Knex.QueryBuilder {
+export function pendingForApproverCountQuery(db: Knex, userId: string | Knex.Raw): Knex.QueryBuilder {
   return db('request_stage_approvers as a')
     .join('request_stages as s', 's.id', 'a.stage_id')
     .join('requests as r', 'r.id', 's.request_id')
@@ -117,8 +123,12 @@ export interface RequestorProfile {
   type: 'member' | 'guest';
 }
 
+const requestorProfileStatement = statement<[userId: string]>((db, userId) =>
+  db('users as u').leftJoin('users as m', 'm.id', 'u.manager_id').where('u.id', userId).first('u.attributes', 'u.type', 'm.display_name as manager_name'),
+);
+
 export async function requestorProfile(db: Knex, userId: string): Promise<RequestorProfile> {
-  const row = await db('users as u').leftJoin('users as m', 'm.id', 'u.manager_id').where('u.id', userId).first('u.attributes', 'u.type', 'm.display_name as manager_name');
+  const [row] = await requestorProfileStatement(db, userId);
   const attributes = (row?.attributes ?? {}) as Record<string, string>;
   return { department: attributes.department ?? null, jobTitle: attributes.jobTitle ?? null, managerName: row?.manager_name ?? null, type: row?.type ?? 'member' };
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { CurrentUser } from './current-user.ts';
 import type { StoredSession } from '../web/session-store.ts';
+import { statement } from '../db/statement.ts';
 
 export interface SignInCandidate {
   id: string;
@@ -108,15 +109,19 @@ export interface SessionPerson {
  * A live session and its signed-in person in one query (the person as loadCurrentUser reads
  * them: null when disabled), so a page costs one statement for both, as fresh as two.
  */
-export async function readSessionWithPerson(db: Knex, sid: string, now: Date): Promise<StoredSession | null> {
-  const row = await db('sessions as s')
+const sessionWithPerson = statement<[sid: string, now: Date]>((db, sid, now) =>
+  db('sessions as s')
     .leftJoin('users as u', (on) => on.on('u.id', 's.user_id').andOnNull('u.disabled_at'))
     .leftJoin('directories as d', 'd.id', 'u.directory_id')
     .where('s.sid', sid)
     .where('s.expires_at', '>', now)
-    .first('s.sess', 's.expires_at', 's.user_id', ...currentUserColumns(db));
+    .first('s.sess', 's.expires_at', 's.user_id', ...currentUserColumns(db)),
+);
+
+export async function readSessionWithPerson(db: Knex, sid: string, now: Date): Promise<StoredSession | null> {
+  const [row] = await sessionWithPerson(db, sid, now);
   if (!row) return null;
-  const person: SessionPerson = { userId: row.user_id, user: row.id ? toCurrentUser(row) : null };
+  const person: SessionPerson = { userId: row.user_id, user: row.id ? toCurrentUser(row as CurrentUserRow) : null };
   return { sess: row.sess, expiresAt: new Date(row.expires_at), with: person };
 }
 

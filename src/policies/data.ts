@@ -12,7 +12,7 @@ export interface Requestor {
  * SQL condition: the policy aliased `pol` takes new requests from this person now. The one
  * definition of "may request", used by the Available list, the package pane and the submit rule.
  */
-export function policyTakesRequestsFrom(db: Knex, requestor: Requestor, now: Date): Knex.Raw {
+export function policyTakesRequestsFrom(db: Knex, requestor: { id: string | Knex.Raw; type: Requestor['type'] }, now: Date | Knex.Raw): Knex.Raw {
   return db.raw(
     // The scopes open to this kind of person are written in the text (one statement for members, one
     // for guests), so a kept plan is made knowing them: as a value, the type made it 3.5 times dearer.

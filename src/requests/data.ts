@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { PageRequest } from '../shared/keyset.ts';
+import { pageKey, pageShape, type PageRequest, type PageShape } from '../shared/keyset.ts';
+import { shapedStatement, statement } from '../db/statement.ts';
 import { isOpenSql, type RequestState } from './states.ts';
 import type { Expiration } from '../policies/policy.ts';
 import { whereIdIn } from '../db/prepared.ts';
@@ -88,17 +89,22 @@ export interface RequestSummary {
   submittedAt: Date;
 }
 
-/** A person's requests, newest first, by keyset on (submitted_at, id). */
-export async function requestHistory(db: Knex, userId: string, page: PageRequest, limit: number): Promise<RequestSummary[]> {
+const requestHistoryStatement = shapedStatement<PageShape, [userId: string, submittedAt: unknown, id: unknown]>((db, shape, userId, submittedAt, id) => {
   const q = db('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .join('policies as pol', 'pol.id', 'r.policy_id')
     .where('r.target_user_id', userId)
     .select('r.id', 'r.access_package_id as accessPackageId', 'p.name as packageName', 'pol.name as policyName', 'r.state', 'r.type', 'r.submitted_at as submittedAt');
-  if (page.after) q.whereRaw('(r.submitted_at, r.id) < (?, ?)', page.after as [Date, string]);
-  if (page.before) q.whereRaw('(r.submitted_at, r.id) > (?, ?)', page.before as [Date, string]);
-  const dir = page.before ? 'asc' : 'desc';
-  return q.orderByRaw(`r.submitted_at ${dir}, r.id ${dir}`).limit(limit + 1);
+  if (shape.from === 'after') q.whereRaw('(r.submitted_at, r.id) < (?, ?)', [submittedAt, id]);
+  if (shape.from === 'before') q.whereRaw('(r.submitted_at, r.id) > (?, ?)', [submittedAt, id]);
+  const dir = shape.from === 'before' ? 'asc' : 'desc';
+  return q.orderByRaw(`r.submitted_at ${dir}, r.id ${dir}`).limit(shape.limit + 1);
+});
+
+/** A person's requests, newest first, by keyset on (submitted_at, id). */
+export async function requestHistory(db: Knex, userId: string, page: PageRequest, limit: number): Promise<RequestSummary[]> {
+  const [submittedAt, id] = pageKey(page, 2);
+  return requestHistoryStatement(db, pageShape(page, limit), userId, submittedAt, id);
 }
 
 export interface StageDetails {
@@ -169,13 +175,8 @@ interface StageJson {
   approvers: StageDetails['approvers'];
 }
 
-/**
- * A request with its package, policy, requestor, stages and approvers, and the access it gave, read
- * in one statement: its stages and its access come as JSON (four round trips were a third of a
- * request pane's time in Node).
- */
-export async function requestDetails(db: Knex, id: string): Promise<RequestDetails | null> {
-  const r = await db('requests as r')
+const requestDetailsStatement = statement<[id: string]>((db, id) =>
+  db('requests as r')
     .join('access_packages as p', 'p.id', 'r.access_package_id')
     .join('policies as pol', 'pol.id', 'r.policy_id')
     .join('users as u', 'u.id', 'r.target_user_id')
@@ -190,7 +191,16 @@ export async function requestDetails(db: Knex, id: string): Promise<RequestDetai
       db.raw('(select n.id from requests n where n.resubmits_request_id = r.id order by n.submitted_at desc limit 1) as resubmitted_by_id'),
       db.raw(STAGES_JSON),
       db.raw(ASSIGNMENT_JSON),
-    );
+    ),
+);
+
+/**
+ * A request with its package, policy, requestor, stages and approvers, and the access it gave, read
+ * in one statement: its stages and its access come as JSON (four round trips were a third of a
+ * request pane's time in Node).
+ */
+export async function requestDetails(db: Knex, id: string): Promise<RequestDetails | null> {
+  const [r] = await requestDetailsStatement(db, id);
   if (!r) return null;
   const stages = r.stages as StageJson[];
   const assignment = r.assignment as { id: string; state: string; starts_at: string; ends_at: string | null; ended_at: string | null } | null;
@@ -249,14 +259,14 @@ export interface TimelineEntry {
 }
 
 /** What happened to a request, oldest first: its entries in the audit log. */
-export async function requestTimeline(db: Knex, requestId: string): Promise<TimelineEntry[]> {
-  return db('audit_log as l')
+export const requestTimeline: (db: Knex, requestId: string) => Promise<TimelineEntry[]> = statement((db, requestId) =>
+  db('audit_log as l')
     .leftJoin('users as u', 'u.id', 'l.actor_id')
     .where({ 'l.target_type': 'request', 'l.target_id': requestId })
     .orderBy('l.id')
     .limit(200)
-    .select('l.at', 'l.action', 'l.actor_label as actorLabel', 'u.display_name as actorName', 'l.details');
-}
+    .select('l.at', 'l.action', 'l.actor_label as actorLabel', 'u.display_name as actorName', 'l.details'),
+);
 
 /** Moves a request from one state to another only if it is still in `from`; returns whether it did. */
 export async function transitionRequest(

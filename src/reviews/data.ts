@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import type { PageRequest } from '../shared/keyset.ts';
+import { pageKey, pageShape, type PageRequest, type PageShape } from '../shared/keyset.ts';
+import { shapedStatement, statement } from '../db/statement.ts';
 import type { IfNoResponse, ReviewerType, ScopeType } from './lifecycle.ts';
 import type { Recurrence } from './schedule.ts';
 import { plannedPerCall } from '../db/prepared.ts';
@@ -86,7 +87,7 @@ export async function endedForReviewer(db: Knex, userId: string, page: PageReque
 }
 
 /** For the Overview: active reviews where this person still has undecided items, as one row (`reviews`, `items`, `soonest` end). */
-export function toReviewCountQuery(db: Knex, userId: string, now: Date): Knex.QueryBuilder {
+export function toReviewCountQuery(db: Knex, userId: string | Knex.Raw, now: Date | Knex.Raw): Knex.QueryBuilder {
   return db('access_review_progress as m')
     .join('access_review_instances as i', 'i.id', 'm.instance_id')
     .where('m.user_id', userId)
@@ -148,7 +149,7 @@ const instanceColumns = (db: Knex) => [
   'i.applied_at as appliedAt',
 ];
 
-const instanceQuery = (db: Knex, instanceId: string) => withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id')).where('i.id', instanceId);
+const instanceQuery = (db: Knex, instanceId: string | Knex.Raw) => withScope(db('access_review_instances as i').join('access_reviews as r', 'r.id', 'i.access_review_id')).where('i.id', instanceId);
 
 /** An instance with the settings it started with (i.*); its name, description and schedule are the definition's. */
 export async function instanceDetails(db: Knex, instanceId: string): Promise<InstanceDetails | null> {
@@ -164,11 +165,15 @@ export interface ReviewerProgress {
   recommendable: number;
 }
 
+const instanceWithProgressStatement = statement<[instanceId: string, reviewerId: string]>((db, instanceId, reviewerId) =>
+  instanceQuery(db, instanceId)
+    .leftJoin('access_review_progress as m', (j) => j.on('m.instance_id', 'i.id').andOnVal('m.user_id', reviewerId))
+    .first([...instanceColumns(db), 'm.total as progressTotal', 'm.decided as progressDecided', 'm.recommendable as progressRecommendable']),
+);
+
 /** An instance with this reviewer's progress in it, in one statement. */
 export async function instanceWithProgress(db: Knex, instanceId: string, reviewerId: string): Promise<{ review: InstanceDetails; progress: ReviewerProgress } | null> {
-  const row = await instanceQuery(db, instanceId)
-    .leftJoin('access_review_progress as m', (j) => j.on('m.instance_id', 'i.id').andOnVal('m.user_id', reviewerId))
-    .first([...instanceColumns(db), 'm.total as progressTotal', 'm.decided as progressDecided', 'm.recommendable as progressRecommendable']);
+  const [row] = await instanceWithProgressStatement(db, instanceId, reviewerId);
   if (!row) return null;
   const { progressTotal, progressDecided, progressRecommendable, ...review } = row;
   return { review: review as InstanceDetails, progress: { total: progressTotal ?? 0, decided: progressDecided ?? 0, recommendable: progressRecommendable ?? 0 } };
@@ -215,7 +220,7 @@ const itemColumns = (db: Knex) => [
   'it.subject_sort_name as sortName',
 ];
 
-function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Knex.QueryBuilder {
+function itemsQuery(db: Knex, instanceId: string | Knex.Raw, reviewerId: string | Knex.Raw | null): Knex.QueryBuilder {
   const q = plannedPerCall(db('access_review_items as it'))
     .join('users as u', 'u.id', 'it.subject_user_id')
     .leftJoin('users as d', 'd.id', 'it.decided_by_id')
@@ -229,16 +234,23 @@ function itemsQuery(db: Knex, instanceId: string, reviewerId: string | null): Kn
   return q;
 }
 
+const itemsForStatement = shapedStatement<{ page: PageShape; everyone: boolean }, [instanceId: string, reviewerId: string | null, sortName: unknown, id: unknown]>(
+  (db, shape, instanceId, reviewerId, sortName, id) => {
+    const q = itemsQuery(db, instanceId, shape.everyone ? null : reviewerId);
+    if (shape.page.from === 'after') q.whereRaw('(it.subject_sort_name, it.id) > (?, ?)', [sortName, id]);
+    if (shape.page.from === 'before') q.whereRaw('(it.subject_sort_name, it.id) < (?, ?)', [sortName, id]);
+    const dir = shape.page.from === 'before' ? 'desc' : 'asc';
+    return q.orderByRaw(`it.subject_sort_name ${dir}, it.id ${dir}`).limit(shape.page.limit + 1);
+  },
+);
+
 /**
  * The items of an instance that this reviewer reviews (all of them when reviewerId is null), by
  * name: keyset on (subject_sort_name, id), read in that order from the instance's index.
  */
 export async function itemsFor(db: Knex, instanceId: string, reviewerId: string | null, page: PageRequest, limit: number): Promise<ReviewItem[]> {
-  const q = itemsQuery(db, instanceId, reviewerId);
-  if (page.after) q.whereRaw('(it.subject_sort_name, it.id) > (?, ?)', page.after as [string, string]);
-  if (page.before) q.whereRaw('(it.subject_sort_name, it.id) < (?, ?)', page.before as [string, string]);
-  const dir = page.before ? 'desc' : 'asc';
-  return q.orderByRaw(`it.subject_sort_name ${dir}, it.id ${dir}`).limit(limit + 1);
+  const [sortName, id] = pageKey(page, 2);
+  return itemsForStatement(db, { page: pageShape(page, limit), everyone: reviewerId === null }, instanceId, reviewerId, sortName, id);
 }
 
 /** Every item (for the results file), in name order. */

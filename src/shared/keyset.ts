@@ -16,6 +16,21 @@ export interface Page<T> {
   previous?: string;
 }
 
+/** Which page of a list a query reads, and how many rows: what a list's statement text depends on (db/statement.ts). */
+export interface PageShape {
+  from: 'start' | 'after' | 'before';
+  limit: number;
+}
+
+export function pageShape(page: PageRequest, limit: number): PageShape {
+  return { from: page.after ? 'after' : page.before ? 'before' : 'start', limit };
+}
+
+/** The key a page starts from, as values for a statement's placeholders: nulls on the first page. */
+export function pageKey(page: PageRequest, length: number): unknown[] {
+  return page.after ?? page.before ?? Array.from({ length }, () => null);
+}
+
 export function encodeCursor(key: unknown[]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
