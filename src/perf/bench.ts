@@ -32,6 +32,8 @@ const BROWSER = { ...BEHIND_TLS, 'Accept-Encoding': 'gzip, deflate', Accept: 'te
 export interface BenchOptions {
   scale: Scale;
   seconds: number;
+  /** Seconds of load on each page before any is measured (the server warming up). */
+  warmUpSeconds: number;
   connections: number;
   threads: number;
   /** An already loaded database to use instead of a throwaway cluster (its data is changed by the run). */
@@ -263,9 +265,13 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     // ---- load --------------------------------------------------------------------------------
     const load = { seconds: options.seconds, connections: options.connections, threads: options.threads };
     out(`\nload: wrk, ${load.threads} threads, ${load.connections} connections, ${load.seconds} s per page, Accept-Encoding: gzip`);
-    for (const page of pages) {
-      if (results.some((r) => r.name === page.name)) continue;
-      for (let i = 0; i < 20; i++) await request(url + page.path, { headers: { ...BROWSER, Cookie: page.session.cookie, ...page.headers } }); // warm up
+    // A server that has just started runs its code unoptimised until V8 has compiled the hot paths,
+    // and its heap is still growing: the first page measured was up to a third slower, whichever it was.
+    // Every page is served under load for a while first, as a server that has been up is, and not measured.
+    const served = pages.filter((page) => !results.some((r) => r.name === page.name));
+    for (const page of served) await runWrk(url + page.path, { ...load, seconds: options.warmUpSeconds, headers: { ...BROWSER, Cookie: page.session.cookie, ...page.headers } });
+    out(`  warm-up: each page under the same load for ${options.warmUpSeconds} s first, not measured`);
+    for (const page of served) {
       const r = await runWrk(url + page.path, { ...load, headers: { ...BROWSER, Cookie: page.session.cookie, ...page.headers } });
       results.push({ name: page.name, ...r });
       out(`  ${page.name.padEnd(30)} ${fmt(r.rps).padStart(8)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms${r.errors ? `  ${r.errors} errors` : ''}`);
