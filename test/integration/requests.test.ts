@@ -3,7 +3,7 @@ import type { Database } from '../../src/db/connect.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, PKG, USER, withOtherPackageIds } from '../support/fixtures.ts';
-import { clearActivity, decide, policyId as policyIdOf, requestId, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
+import { clearActivity, decide, policyId as policyIdOf, requestId, requestId as submittedRequestId, submitRequest, userId as userIdOf, validWiki } from '../support/flows.ts';
 import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { mailTo as readMail } from '../support/mail.ts';
@@ -649,8 +649,7 @@ describe('Request history, Cancel and Resubmit', () => {
     await db('request_stages').delete();
     await db('requests').delete();
     rita = await signIn(t.app, USER.requestor);
-    const res = await submit(rita, PKG.wiki, await policyId(PKG.wiki, 'Staff: with approval'), validWiki);
-    requestId = res.headers.location.split('/')[2];
+    requestId = await submittedRequestId(rita, PKG.wiki, await policyId(PKG.wiki, 'Staff: with approval'), validWiki);
   });
 
   it('lists requests newest first with their state in words and a View link', async () => {
