@@ -147,12 +147,6 @@ export async function listAvailable(
   return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name }));
 }
 
-/** What package `p` gives (ResourceRole[]), by resource name, as JSON. */
-const RESOURCES_JSON = `(select coalesce(json_agg(json_build_object('resourceName', r.name, 'resourceType', r.type, 'roleName', rr.name, 'url', r.url, 'description', r.description)
-    order by r.name, rr.position), '[]')
-  from access_package_resource_roles aprr join resource_roles rr on rr.id = aprr.resource_role_id join resources r on r.id = rr.resource_id
-  where aprr.access_package_id = p.id)`;
-
 export interface ListedPackageFacts {
   resources: ResourceRole[];
   /** The person has it now or from a scheduled start. */
@@ -172,13 +166,15 @@ const listedPackageFactsStatement = statement<[userId: string, packageIds: strin
   db
     .select(
       'p.id',
-      db.raw(`${RESOURCES_JSON} as resources`),
+      // Kept on the package by triggers (migration package_resources), in resource-name order.
+      'p.resources',
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
       db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
     )
-    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds])),
+    .from(db.raw('unnest(?::uuid[]) as listed(id)', [packageIds]))
+    .join('access_packages as p', 'p.id', 'listed.id'),
 );
 
 export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
@@ -221,7 +217,7 @@ export async function packageDetails(db: Knex, directoryId: string, id: string):
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .where('p.id', id)
     .where('p.directory_id', directoryId)
-    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.id as catalog_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled', db.raw(`${RESOURCES_JSON} as resources`));
+    .first('p.id', 'p.name', 'p.description', 'p.hidden', 'p.directory_id', 'c.id as catalog_id', 'c.name as catalog_name', 'c.enabled as catalog_enabled', 'p.resources');
   if (!row) return null;
   const incompatibleWith = await db('access_package_incompatibles as i').join('access_packages as o', 'o.id', 'i.incompatible_id').where('i.access_package_id', id).orderBy('o.name').select('o.id', 'o.name');
   return {

@@ -19,6 +19,10 @@ interface Check {
  */
 const CHECKS: Check[] = [
   {
+    rule: 'a package lists what its resource roles give (kept by triggers)',
+    sql: `select p.id::text as offender from access_packages p where p.resources <> access_package_resources(p.id)`,
+  },
+  {
     rule: 'every Delivered or Scheduled request has its assignment',
     sql: `select r.id::text as offender from requests r
           where r.state in ('delivered', 'scheduled') and r.type in ('userAdd', 'userExtend', 'adminAdd')

@@ -181,6 +181,7 @@ export async function loadIntoDatabase(url: string, options: GenerateOptions, lo
       log(`checked every foreign key in ${((Date.now() - checking) / 1000).toFixed(1)} s`);
       // What the triggers that were off would have kept (search_text comes from the generator).
       await client.query('select access_review_progress_recount(null)');
+      await client.query('update access_packages set resources = access_package_resources(id)');
     }
     await client.query('commit');
     if (process.env.PERF_DEBUG) for (const [t, ms] of sink.timings) log(`  ${t}: ${(ms / 1000).toFixed(1)} s`);
