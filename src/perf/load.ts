@@ -181,6 +181,8 @@ export async function loadIntoDatabase(url: string, options: GenerateOptions, lo
       log(`checked every foreign key in ${((Date.now() - checking) / 1000).toFixed(1)} s`);
       // What the triggers that were off would have kept (search_text comes from the generator).
       await client.query('select access_review_progress_recount(null)');
+      // Statistics first: without them, each package's lookup of its roles scanned the whole table (37 s instead of 1 s).
+      await client.query('analyze access_package_resource_roles, resource_roles, resources');
       await client.query('update access_packages set resources = access_package_resources(id)');
     }
     await client.query('commit');
