@@ -34,7 +34,7 @@ describe('what a package gives, as Available lists it', () => {
     expect((await rita.get('/access-packages')).text).toContain('Team Wiki (Editor)');
   });
 
-  it('follows a resource renamed, retyped, relinked and redescribed, and a role renamed', async () => {
+  it('follows a resource renamed, relinked and redescribed, and a role renamed, as the search does', async () => {
     await db('resources').where({ id: await resourceId('wiki') }).update({ name: 'Knowledge Base', url: 'https://kb.fabrikam.test', description: 'Pages.' });
     await db('resource_roles').where({ id: await roleId('wiki', 'Editor') }).update({ name: 'Author' });
     expect(await listed(PKG.wiki)).toEqual([{ resourceName: 'Knowledge Base', resourceType: 'site', roleName: 'Author', url: 'https://kb.fabrikam.test', description: 'Pages.' }]);
@@ -42,6 +42,8 @@ describe('what a package gives, as Available lists it', () => {
     const page = (await rita.get('/access-packages')).text;
     expect(page).toContain('Knowledge Base (Author)');
     expect(page).not.toContain('Team Wiki');
+    // The search text follows too (the same triggers keep both).
+    expect((await rita.get('/access-packages?q=knowledge')).text).toContain('Knowledge Base (Author)');
     expect(await checkIntegrity(db)).toEqual([]);
   });
 
