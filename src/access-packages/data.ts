@@ -166,15 +166,15 @@ const listedPackageFactsStatement = statement<[userId: string, packageIds: strin
   db
     .select(
       'p.id',
-      // Kept on the package by triggers (migration package_resources), in resource-name order.
-      'p.resources',
+      // Kept on the package by triggers (migration package_resources), in resource-name order; none
+      // for a package deleted since the page's list was read.
+      db.raw(`coalesce((select ap.resources from access_packages ap where ap.id = p.id), '[]') as resources`),
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
       db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
     )
-    .from(db.raw('unnest(?::uuid[]) as listed(id)', [packageIds]))
-    .join('access_packages as p', 'p.id', 'listed.id'),
+    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds])),
 );
 
 export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {

@@ -70,6 +70,18 @@ describe('what a package gives, as Available lists it', () => {
     expect(await checkIntegrity(db)).toEqual([]);
   });
 
+  it('follows a role moved to another package or to another resource, as the search does', async () => {
+    const reader = await roleId('wiki', 'Reader');
+    await db('access_package_resource_roles').where({ access_package_id: PKG.wiki, resource_role_id: reader }).update({ access_package_id: PKG.repo });
+    expect((await listed(PKG.wiki)).map((r) => r.roleName)).not.toContain('Reader');
+    expect((await listed(PKG.repo)).map((r) => `${r.resourceName} (${r.roleName})`)).toContain('Knowledge Base (Reader)');
+    await db('resource_roles').where({ id: reader }).update({ resource_id: await resourceId('billing') });
+    expect((await listed(PKG.repo)).map((r) => `${r.resourceName} (${r.roleName})`)).toContain('Billing System (Reader)');
+    const rita = await signIn(t.app, USER.requestor);
+    expect((await rita.get('/access-packages?q=billing+system&field=resources')).text).toContain('Billing System (Reader)');
+    expect(await checkIntegrity(db)).toEqual([]);
+  });
+
   it('is reported by the integrity checker when it was changed by hand', async () => {
     await db('access_packages').where({ id: PKG.repo }).update({ resources: JSON.stringify([]) });
     expect((await checkIntegrity(db)).map((b) => b.rule)).toEqual(['a package lists what its resource roles give (kept by triggers)']);

@@ -14,7 +14,9 @@ export async function submitRequest(agent: Agent, pkg: string, policy: string, f
 /** Submits and returns the new request's id (fails the test if the form refused it). */
 export async function requestId(agent: Agent, pkg: string, policy: string, fields: Record<string, string>): Promise<string> {
   const res = await submitRequest(agent, pkg, policy, fields);
-  expect(res.status, res.text.slice(0, 2000)).toBe(303);
+  // When the form refuses, say what it said (its error summary), not the page's head.
+  const refusal = /<ul class="error-summary__list">([\s\S]*?)<\/ul>/.exec(res.text)?.[1].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+  expect(res.status, refusal ?? res.text.slice(0, 2000)).toBe(303);
   return res.headers.location.split('/')[2];
 }
 

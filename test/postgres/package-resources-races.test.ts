@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/connect.ts';
+import { checkIntegrity } from '../../src/integrity/checks.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { createTestApp, seedDirectory } from '../support/app.ts';
+import { fabrikam, PKG } from '../support/fixtures.ts';
+
+// What a package gives (access_packages.resources, kept by triggers) when two transactions change
+// one package's roles at once: the second must see the first's role once the first commits.
+
+let database: Database;
+let db: Database['db'];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ poolMax: 4 });
+  db = database.db;
+  await seedDirectory(database, fabrikam(), createTestApp(database).clock);
+});
+afterAll(async () => {
+  await database.close();
+});
+
+const roleId = async (resourceKey: string, name: string) =>
+  (await db('resource_roles as rr').join('resources as r', 'r.id', 'rr.resource_id').where({ 'r.key': resourceKey, 'rr.name': name }).first('rr.id')).id as string;
+
+describe('a package’s resources under concurrent changes', () => {
+  it('lists the roles both transactions added, whichever commits first', async () => {
+    const before = ((await db('access_packages').where({ id: PKG.repo }).first('resources')).resources as unknown[]).length;
+    const first = await db.transaction();
+    const second = await db.transaction();
+    try {
+      await first('access_package_resource_roles').insert({ access_package_id: PKG.repo, resource_role_id: await roleId('portal', 'Visitor') });
+      // The second's trigger waits for the first's lock on the package, then reads again.
+      const reader = await roleId('wiki', 'Reader');
+      // then(): knex sends a query only when it is awaited; this one must be sent now.
+      const adding = second('access_package_resource_roles').insert({ access_package_id: PKG.repo, resource_role_id: reader }).then(() => 'added');
+      // It is waiting (for the first's lock on the package), not done.
+      expect(await Promise.race([adding, new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+      await first.commit();
+      await adding;
+      await second.commit();
+    } finally {
+      if (!first.isCompleted()) await first.rollback();
+      if (!second.isCompleted()) await second.rollback();
+    }
+    const listed = (await db('access_packages').where({ id: PKG.repo }).first('resources')).resources as { resourceName: string; roleName: string }[];
+    expect(listed).toHaveLength(before + 2);
+    expect(listed.map((r) => `${r.resourceName} (${r.roleName})`)).toEqual(expect.arrayContaining(['Partner Portal (Visitor)', 'Team Wiki (Reader)']));
+    expect(await checkIntegrity(db)).toEqual([]);
+  });
+});
