@@ -36,8 +36,8 @@ async function send<Row>(db: Knex, compiled: Compiled, values: unknown[]): Promi
  * value or compute from one, so the text it makes holds for every call with that shape. A
  * placeholder stands where a value would (`where('s.sid', sid)`, a raw's `?`), never in `whereIn`
  * (write `= any(?)`). Rows are returned as PostgreSQL sends them; `first()` only adds `limit 1`.
+ * They are `any` by default, as knex gives them; callers that map them say what they read.
  */
-// Rows are `any` by default, as knex gives them; callers that map them say what they read.
 export function shapedStatement<Shape, Values extends unknown[], Row = any>(
   build: (db: Knex, shape: Shape, ...placeholders: Placeholders<Values>) => Knex.QueryBuilder | Knex.Raw,
 ): (db: Knex, shape: Shape, ...values: Values) => Promise<Row[]> {
