@@ -11,11 +11,10 @@ const LIVE = "a.state in ('scheduled', 'delivered')";
 
 export type SearchField = 'all' | 'name' | 'resources';
 
-/** A package as Available lists it; what it gives and the person's own standing with it come from listedPackageFacts. */
+/** A package as Available lists it; its description, what it gives and the person's own standing with it come from listedPackageFacts. */
 export interface PackageListItem {
   id: string;
   name: string;
-  description: string;
   sortName: string;
 }
 
@@ -63,7 +62,7 @@ interface ListingValues {
 function searchMatches(db: Knex, v: ListingValues, search: SearchShape, order?: 'asc' | 'desc') {
   const matches = db('access_packages as m')
     .where('m.directory_id', v.directoryId)
-    .select('m.id', 'm.name', 'm.description', 'm.hidden', 'm.directory_id', 'm.catalog_id', db.raw('lower(m.name) as sort_name'));
+    .select('m.id', 'm.name', 'm.hidden', 'm.directory_id', 'm.catalog_id', 'm.open_to', db.raw('lower(m.name) as sort_name'));
   if (search.field === 'name') matches.whereRaw('lower(m.name) like ?', [v.pattern]);
   else if (search.field === 'all') matches.whereRaw('m.search_text like ?', [v.pattern]);
   else if (!search.trigram) {
@@ -89,7 +88,10 @@ function searchMatches(db: Knex, v: ListingValues, search: SearchShape, order?: 
 /**
  * Packages listed under Available: not hidden, catalog enabled, some policy takes this person's
  * requests. `p.sort_name` is lower(name). With `order`, a search's matches come sorted, so a page
- * checks the policies of the packages it shows, not of every match.
+ * checks the policies of the packages it shows, not of every match. A package open to everyone
+ * or to every member (`open_to`, kept by triggers: package_open_to migration) needs no look at its
+ * policies; the others are checked by a subquery that stops at the first policy found (as EXISTS,
+ * the planner chose to hash every policy of the directory for the few packages left to check).
  */
 function availableQuery(db: Knex, type: Requestor['type'], v: ListingValues, search: SearchShape | null, order?: 'asc' | 'desc') {
   // How many a search matches ("a" or "payroll") decides its best plan. A word of three letters or
@@ -102,9 +104,11 @@ function availableQuery(db: Knex, type: Requestor['type'], v: ListingValues, sea
     .where('p.directory_id', v.directoryId)
     // Constants in the text, so that a kept plan is estimated for them (as values they made it look 4 times dearer).
     .whereRaw('not p.hidden and c.enabled')
-    .whereExists(function () {
-      this.select(db.raw('1')).from('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, { id: v.userId, type }, v.now));
-    });
+    .where((open) =>
+      open
+        .whereRaw(type === 'member' ? `p.open_to in ('allUsers', 'allMembers')` : `p.open_to = 'allUsers'`)
+        .orWhereRaw('?', [db('policies as pol').whereRaw('pol.access_package_id = p.id').where(policyTakesRequestsFrom(db, { id: v.userId, type }, v.now)).select(db.raw('true')).limit(1)]),
+    );
   return q;
 }
 
@@ -126,7 +130,7 @@ const listAvailableStatement = shapedStatement<
   const dir = shape.page.from === 'before' ? 'desc' : 'asc';
   // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
   const key = shape.search ? 'p.sort_name' : 'lower(p.name)';
-  const q = availableQuery(db, shape.type, { userId, directoryId, now, pattern }, shape.search, dir).select('p.id', 'p.name', 'p.description', db.raw(`${key} as sort_name`));
+  const q = availableQuery(db, shape.type, { userId, directoryId, now, pattern }, shape.search, dir).select('p.id', 'p.name', db.raw(`${key} as sort_name`));
   if (shape.page.from === 'after') q.whereRaw(`(${key}, p.id) > (?, ?)`, [sortName, id]);
   if (shape.page.from === 'before') q.whereRaw(`(${key}, p.id) < (?, ?)`, [sortName, id]);
   return q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(shape.page.limit + 1);
@@ -143,11 +147,12 @@ export async function listAvailable(
 ): Promise<PackageListItem[]> {
   const [sortName, id] = pageKey(page, 2);
   const shape = { type: requestor.type, search: searchShape(search), page: pageShape(page, limit) };
-  const rows: { id: string; name: string; description: string; sort_name: string }[] = await listAvailableStatement(db, shape, requestor.id, requestor.directoryId, now, likePattern(search.q), sortName, id);
-  return rows.map((r) => ({ id: r.id, name: r.name, description: r.description, sortName: r.sort_name }));
+  const rows: { id: string; name: string; sort_name: string }[] = await listAvailableStatement(db, shape, requestor.id, requestor.directoryId, now, likePattern(search.q), sortName, id);
+  return rows.map((r) => ({ id: r.id, name: r.name, sortName: r.sort_name }));
 }
 
 export interface ListedPackageFacts {
+  description: string;
   resources: ResourceRole[];
   /** The person has it now or from a scheduled start. */
   held: boolean;
@@ -158,30 +163,33 @@ export interface ListedPackageFacts {
 }
 
 /**
- * For the packages a page lists: what each gives, whether this person holds it, their open request
- * for it, and whether separation of duties keeps them from it, in one statement (four round trips
- * cost Node more than PostgreSQL's work).
+ * For the packages a page lists: its description, what each gives, whether this person holds it,
+ * their open request for it, and whether separation of duties keeps them from it, in one statement
+ * (four round trips cost Node more than PostgreSQL's work). The listing counts up to 101 packages;
+ * only the page's are read here.
  */
 const listedPackageFactsStatement = statement<[userId: string, packageIds: string[]]>((db, userId, packageIds) =>
   db
     .select(
       'p.id',
-      // Kept on the package by triggers (migration package_resources), in resource-name order; none
-      // for a package deleted since the page's list was read.
-      db.raw(`coalesce((select ap.resources from access_packages ap where ap.id = p.id), '[]') as resources`),
+      // None for a package deleted since the page's list was read.
+      db.raw(`coalesce(ap.description, '') as description`),
+      // Kept on the package by triggers (migration package_resources), in resource-name order.
+      db.raw(`coalesce(ap.resources, '[]') as resources`),
       // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
       db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
       db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
       db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
     )
-    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds])),
+    .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]))
+    .leftJoin('access_packages as ap', 'ap.id', 'p.id'),
 );
 
 export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
   const facts = new Map<string, ListedPackageFacts>();
   if (packageIds.length === 0) return facts;
-  const rows: { id: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await listedPackageFactsStatement(db, userId, packageIds);
-  for (const row of rows) facts.set(row.id, { resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
+  const rows: { id: string; description: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await listedPackageFactsStatement(db, userId, packageIds);
+  for (const row of rows) facts.set(row.id, { description: row.description, resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
   return facts;
 }
 

@@ -23,6 +23,10 @@ const CHECKS: Check[] = [
     sql: `select p.id::text as offender from access_packages p where p.resources <> access_package_resources(p.id)`,
   },
   {
+    rule: 'a package says whom its policies open it to (kept by triggers)',
+    sql: `select p.id::text as offender from access_packages p where p.open_to is distinct from access_package_open_to(p.id)`,
+  },
+  {
     rule: 'every Delivered or Scheduled request has its assignment',
     sql: `select r.id::text as offender from requests r
           where r.state in ('delivered', 'scheduled') and r.type in ('userAdd', 'userExtend', 'adminAdd')

@@ -182,8 +182,8 @@ export async function loadIntoDatabase(url: string, options: GenerateOptions, lo
       // What the triggers that were off would have kept (search_text comes from the generator).
       await client.query('select access_review_progress_recount(null)');
       // Statistics first: without them, each package's lookup of its roles scanned the whole table (37 s instead of 1 s).
-      await client.query('analyze access_package_resource_roles, resource_roles, resources');
-      await client.query('update access_packages set resources = access_package_resources(id)');
+      await client.query('analyze access_package_resource_roles, resource_roles, resources, policies');
+      await client.query('update access_packages set resources = access_package_resources(id), open_to = access_package_open_to(id)');
     }
     await client.query('commit');
     if (process.env.PERF_DEBUG) for (const [t, ms] of sink.timings) log(`  ${t}: ${(ms / 1000).toFixed(1)} s`);

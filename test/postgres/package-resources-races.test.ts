@@ -5,8 +5,9 @@ import { createTestDatabase } from '../support/db.ts';
 import { createTestApp, seedDirectory } from '../support/app.ts';
 import { fabrikam, PKG } from '../support/fixtures.ts';
 
-// What a package gives (access_packages.resources, kept by triggers) when two transactions change
-// one package's roles at once: the second must see the first's role once the first commits.
+// What a package gives and whom it is open to (access_packages.resources and open_to, kept by
+// triggers) when two transactions change one package's roles or policies at once: the second must
+// see the first's change once the first commits.
 
 let database: Database;
 let db: Database['db'];
@@ -46,6 +47,29 @@ describe('a package’s resources under concurrent changes', () => {
     const listed = (await db('access_packages').where({ id: PKG.repo }).first('resources')).resources as { resourceName: string; roleName: string }[];
     expect(listed).toHaveLength(before + 2);
     expect(listed.map((r) => `${r.resourceName} (${r.roleName})`)).toEqual(expect.arrayContaining(['Partner Portal (Visitor)', 'Team Wiki (Reader)']));
+    expect(await checkIntegrity(db)).toEqual([]);
+  });
+});
+
+describe('whom a package is open to under concurrent policy changes', () => {
+  it('counts a policy open to everyone added while another transaction pauses the one open to members', async () => {
+    expect((await db('access_packages').where({ id: PKG.repo }).first('open_to')).open_to).toBe('allMembers');
+    const first = await db.transaction();
+    const second = await db.transaction();
+    try {
+      await first('policies').insert({ access_package_id: PKG.repo, name: 'Everyone', requestor_scope: 'allUsers', expiration_kind: 'never' });
+      const pausing = second('policies').where({ access_package_id: PKG.repo, name: 'Members' }).update({ accept_requests: false }).then(() => 'paused');
+      expect(await Promise.race([pausing, new Promise((r) => setTimeout(() => r('waiting'), 300))])).toBe('waiting');
+      await first.commit();
+      await pausing;
+      await second.commit();
+    } finally {
+      if (!first.isCompleted()) await first.rollback();
+      if (!second.isCompleted()) await second.rollback();
+    }
+    // Without the lock, the second computed from what it saw before the first committed (no policy
+    // open to anyone) and wrote null over the first's 'allUsers'.
+    expect((await db('access_packages').where({ id: PKG.repo }).first('open_to')).open_to).toBe('allUsers');
     expect(await checkIntegrity(db)).toEqual([]);
   });
 });

@@ -35,7 +35,7 @@ afterAll(async () => {
 
 async function withResources(packages: PackageListItem[]) {
   const facts = await listedPackageFacts(db, requestor.id, packages.map((p) => p.id));
-  return packages.map((p) => ({ ...p, resources: facts.get(p.id)!.resources }));
+  return packages.map((p) => ({ ...p, description: facts.get(p.id)!.description, resources: facts.get(p.id)!.resources }));
 }
 
 async function plansOf(q: string, field: SearchField): Promise<string[]> {
@@ -62,9 +62,17 @@ describe('searching 6,000 access packages', () => {
         expect(plan, plan).not.toMatch(/Seq Scan on (access_packages|resources|resource_roles|access_package_resource_roles)\b/);
         const index = { all: 'access_packages_search_trgm', name: 'access_packages_name_trgm', resources: 'resources_name_trgm' }[field];
         expect(plan, plan).toMatch(new RegExp(`Bitmap Index Scan on ${index}\\b`));
+        expect(plan, plan).not.toMatch(/Gather/);
       }
     });
   }
+
+  it('is planned without parallel workers on every connection of the pool', async () => {
+    // At entra scale the planner started a worker process for the search "payroll", and under load
+    // the search served half as many pages (connect.ts). Several at once, so the pool opens several connections.
+    const settings = await Promise.all(Array.from({ length: 4 }, () => db.transaction(async (trx) => (await trx.raw('show max_parallel_workers_per_gather')).rows[0].max_parallel_workers_per_gather)));
+    expect(settings).toEqual(['0', '0', '0', '0']);
+  });
 
   it('finds what it should', async () => {
     const found = await withResources(await listAvailable(db, requestor, new Date(), { q: 'payroll', field: 'all' }, {}, 20));
