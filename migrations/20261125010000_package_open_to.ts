@@ -39,6 +39,10 @@ const statements: string[] = [
   `create trigger policies_changed after update on policies
     referencing old table as previous new table as changed for each statement execute function policies_changed()`,
   `update access_packages set open_to = access_package_open_to(id)`,
+  // Available reads up to 101 packages in name order to count them: with what it filters on in the
+  // index, it reads none of their rows (an index-only scan; 0.42 → 0.34 ms at entra scale).
+  `drop index access_packages_listing`,
+  `create index access_packages_listing on access_packages (directory_id, lower(name), id) include (name, hidden, catalog_id, open_to)`,
 ];
 
 export async function up(db: Knex): Promise<void> {

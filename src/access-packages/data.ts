@@ -123,18 +123,27 @@ const listingValues = (requestor: Requestor, now: Date, search: { q: string }): 
   pattern: likePattern(search.q),
 });
 
-const listAvailableStatement = shapedStatement<
-  { type: Requestor['type']; search: SearchShape | null; page: PageShape },
-  [userId: string, directoryId: string, now: Date, pattern: string, sortName: unknown, id: unknown]
->((db, shape, userId, directoryId, now, pattern, sortName, id) => {
+interface ListingShape {
+  type: Requestor['type'];
+  search: SearchShape | null;
+  page: PageShape;
+}
+
+/**
+ * Up to `page.limit` + 1 packages of Available in name order, from a page's key. The limit is
+ * written in the text: as a value, a kept plan is made for a tenth of the table (db/prepared.ts).
+ */
+function availableListing(db: Knex, shape: ListingShape, userId: Knex.Raw, directoryId: Knex.Raw, now: Knex.Raw, pattern: Knex.Raw, sortName?: Knex.Raw, id?: Knex.Raw) {
   const dir = shape.page.from === 'before' ? 'desc' : 'asc';
   // Without a search the listing index gives lower(name) order; a search's matches come sorted as sort_name.
   const key = shape.search ? 'p.sort_name' : 'lower(p.name)';
   const q = availableQuery(db, shape.type, { userId, directoryId, now, pattern }, shape.search, dir).select('p.id', 'p.name', db.raw(`${key} as sort_name`));
-  if (shape.page.from === 'after') q.whereRaw(`(${key}, p.id) > (?, ?)`, [sortName, id]);
-  if (shape.page.from === 'before') q.whereRaw(`(${key}, p.id) < (?, ?)`, [sortName, id]);
-  return q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(shape.page.limit + 1);
-});
+  if (shape.page.from === 'after') q.whereRaw(`(${key}, p.id) > (?, ?)`, [sortName!, id!]);
+  if (shape.page.from === 'before') q.whereRaw(`(${key}, p.id) < (?, ?)`, [sortName!, id!]);
+  return q.orderByRaw(`${key} ${dir}, p.id ${dir}`).limit(shape.page.limit + 1, { skipBinding: true });
+}
+
+const listAvailableStatement = shapedStatement<ListingShape, [userId: string, directoryId: string, now: Date, pattern: string, sortName: unknown, id: unknown]>(availableListing);
 
 /** A page of Available: up to `limit` + 1 packages (the extra one says there is a next page). */
 export async function listAvailable(
@@ -163,39 +172,78 @@ export interface ListedPackageFacts {
 }
 
 /**
- * For the packages a page lists: its description, what each gives, whether this person holds it,
- * their open request for it, and whether separation of duties keeps them from it, in one statement
- * (four round trips cost Node more than PostgreSQL's work). The listing counts up to 101 packages;
- * only the page's are read here.
+ * What a row of Available shows besides the package's name: its description and what it gives
+ * (`ap` is the package's row, none for a package deleted since the list was read), whether this
+ * person holds it, their open request for it, and whether separation of duties keeps them from it.
  */
+function listedFactColumns(db: Knex, userId: Knex.Raw, packageId: string) {
+  return [
+    db.raw(`coalesce(ap.description, '') as description`),
+    // Kept on the package by triggers (migration package_resources), in resource-name order.
+    db.raw(`coalesce(ap.resources, '[]') as resources`),
+    // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
+    db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = ${packageId} and ${LIVE}) as held`, [userId]),
+    db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = ${packageId} and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
+    db.raw(`(select h.name from (${incompatibleHoldingsSql(packageId)}) h limit 1) as incompatible_with`, { user: userId }),
+  ];
+}
+
+interface ListedFactRow {
+  description: string;
+  resources: ResourceRole[];
+  held: boolean;
+  open_request_id: string | null;
+  incompatible_with: string | null;
+}
+
+const toFacts = (row: ListedFactRow): ListedPackageFacts => ({ description: row.description, resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
+
+/** The facts of the packages a page lists, in one statement (four round trips cost Node more than PostgreSQL's work). */
 const listedPackageFactsStatement = statement<[userId: string, packageIds: string[]]>((db, userId, packageIds) =>
   db
-    .select(
-      'p.id',
-      // None for a package deleted since the page's list was read.
-      db.raw(`coalesce(ap.description, '') as description`),
-      // Kept on the package by triggers (migration package_resources), in resource-name order.
-      db.raw(`coalesce(ap.resources, '[]') as resources`),
-      // The states in the text, so that a kept plan can use the partial indexes assignments_one_live and requests_one_open.
-      db.raw(`exists (select 1 from assignments a where a.user_id = ? and a.access_package_id = p.id and ${LIVE}) as held`, [userId]),
-      db.raw(`(select r.id from requests r where r.target_user_id = ? and r.access_package_id = p.id and ${isOpenSql('r')} limit 1) as open_request_id`, [userId]),
-      db.raw(`(select h.name from (${incompatibleHoldingsSql('p.id')}) h limit 1) as incompatible_with`, { user: userId }),
-    )
+    .select('p.id', ...listedFactColumns(db, userId, 'p.id'))
     .from(db.raw('unnest(?::uuid[]) as p(id)', [packageIds]))
     .leftJoin('access_packages as ap', 'ap.id', 'p.id'),
 );
 
+/**
+ * Available's first page without a search, in one statement: up to `cap` + 1 packages are listed
+ * to count them ("More than 100"), and the first `pageSize` + 1 come with their facts. As two
+ * statements (the list, then the page's facts) they cost Node a round trip more on the page
+ * everyone opens. A search is planned for its words on every call (availableQuery), and planning
+ * the facts with it cost more than the round trip saved: a search's first page stays two.
+ */
+const firstAvailablePageStatement = shapedStatement<
+  { type: Requestor['type']; pageSize: number; cap: number },
+  [userId: string, directoryId: string, now: Date]
+>((db, shape, userId, directoryId, now) => {
+  const listing = availableListing(db, { type: shape.type, search: null, page: { from: 'start', limit: shape.cap } }, userId, directoryId, now, db.raw('null'));
+  const page = db('listed').select('*').orderBy(['sort_name', 'id']).limit(shape.pageSize + 1, { skipBinding: true });
+  return db
+    .with('listed', listing)
+    .select('l.id', 'l.name', 'l.sort_name', ...listedFactColumns(db, userId, 'l.id'), db.raw('(select count(*) from listed)::int as total'))
+    .from(page.as('l'))
+    .leftJoin('access_packages as ap', 'ap.id', 'l.id')
+    .orderBy(['l.sort_name', 'l.id']);
+});
+
+/** Available's first page without a search: up to `pageSize` + 1 packages with their facts, and how many there are, counted up to `cap` + 1. */
+export async function firstAvailablePage(db: Knex, requestor: Requestor, now: Date, pageSize: number, cap: number): Promise<{ rows: (PackageListItem & ListedPackageFacts)[]; total: number }> {
+  const rows: ({ id: string; name: string; sort_name: string; total: number } & ListedFactRow)[] = await firstAvailablePageStatement(db, { type: requestor.type, pageSize, cap }, requestor.id, requestor.directoryId, now);
+  return { rows: rows.map((r) => ({ id: r.id, name: r.name, sortName: r.sort_name, ...toFacts(r) })), total: rows[0]?.total ?? 0 };
+}
+
 export async function listedPackageFacts(db: Knex, userId: string, packageIds: string[]): Promise<Map<string, ListedPackageFacts>> {
   const facts = new Map<string, ListedPackageFacts>();
   if (packageIds.length === 0) return facts;
-  const rows: { id: string; description: string; resources: ResourceRole[]; held: boolean; open_request_id: string | null; incompatible_with: string | null }[] = await listedPackageFactsStatement(db, userId, packageIds);
-  for (const row of rows) facts.set(row.id, { description: row.description, resources: row.resources, held: row.held, openRequestId: row.open_request_id, incompatibleWith: row.incompatible_with });
+  const rows: ({ id: string } & ListedFactRow)[] = await listedPackageFactsStatement(db, userId, packageIds);
+  for (const row of rows) facts.set(row.id, toFacts(row));
   return facts;
 }
 
 /** How many packages match, counted up to `cap` (a bounded cost whatever the directory's size). */
 export async function countAvailable(db: Knex, requestor: Requestor, now: Date, search: { q: string; field: SearchField }, cap: number): Promise<number> {
-  const inner = availableQuery(db, requestor.type, listingValues(requestor, now, search), searchShape(search)).select('p.id').limit(cap + 1);
+  const inner = availableQuery(db, requestor.type, listingValues(requestor, now, search), searchShape(search)).select('p.id').limit(cap + 1, { skipBinding: true });
   const outer = db.from(inner.as('matches'));
   const [{ n }] = await (search.q ? plannedPerCall(outer) : outer).count('* as n');
   return Number(n);

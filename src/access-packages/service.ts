@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { CurrentUser } from '../auth/current-user.ts';
 import type { Clock } from '../clock.ts';
 import { readPageOrFirst, toPage, serializeKey, type Page, type PageRequest } from '../shared/keyset.ts';
-import { countAvailable, countLiveAssignments, expiredAssignments, listAvailable, listedPackageFacts, liveAssignments, type AssignmentListItem, type ListedPackageFacts, type PackageListItem, type SearchField } from './data.ts';
+import { countAvailable, countLiveAssignments, expiredAssignments, firstAvailablePage, listAvailable, listedPackageFacts, liveAssignments, type AssignmentListItem, type ListedPackageFacts, type PackageListItem, type SearchField } from './data.ts';
 
 /** A row of Available, with what the person already has of it: the row then offers no Request access. */
 export interface AvailablePackage extends PackageListItem, ListedPackageFacts {}
@@ -20,21 +20,27 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
       const now = clock.now();
       const requestor = requestorOf(user);
       const key = (r: PackageListItem) => [r.sortName, r.id];
-      let listed: { page: Page<PackageListItem>; total: number };
-      if (!page.after && !page.before) {
+      const first = !page.after && !page.before;
+      if (first && !search.q) {
+        // The page everyone opens: one statement lists up to COUNT_CAP + 1 packages to count them, with the page's facts.
+        const { rows, total } = await firstAvailablePage(db, requestor, now, PACKAGE_PAGE_SIZE, COUNT_CAP);
+        return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
+      }
+      let rows: PackageListItem[];
+      let total: number;
+      if (first) {
         // The first page is also the start of the count: one query reads up to COUNT_CAP + 1 matches.
-        const rows = await listAvailable(db, requestor, now, search, page, COUNT_CAP);
-        listed = { page: toPage(rows.slice(0, PACKAGE_PAGE_SIZE + 1), PACKAGE_PAGE_SIZE, page, key), total: rows.length };
+        const matches = await listAvailable(db, requestor, now, search, page, COUNT_CAP);
+        [rows, total] = [matches.slice(0, PACKAGE_PAGE_SIZE + 1), matches.length];
       } else {
-        const [rows, total] = await Promise.all([
+        [rows, total] = await Promise.all([
           listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
           countAvailable(db, requestor, now, search, COUNT_CAP),
         ]);
-        listed = { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
       }
-      const facts = await listedPackageFacts(db, user.id, listed.page.items.map((p) => p.id));
-      const items = listed.page.items.map((p) => ({ ...p, ...facts.get(p.id)! }));
-      return { page: { ...listed.page, items }, total: listed.total };
+      const listed = toPage(rows, PACKAGE_PAGE_SIZE, page, key);
+      const facts = await listedPackageFacts(db, user.id, listed.items.map((p) => p.id));
+      return { page: { ...listed, items: listed.items.map((p) => ({ ...p, ...facts.get(p.id)! })) }, total };
     },
     /** The Active tab: access now or from a scheduled start, a page at a time, with how many in all. */
     async active(user: CurrentUser, page: PageRequest): Promise<{ page: Page<AssignmentListItem>; total: number }> {

@@ -92,7 +92,7 @@ describe('searching 6,000 access packages', () => {
         expect(text.toLowerCase()).toContain('a');
       }
       expect(result.map((p) => p.sortName)).toEqual(result.map((p) => p.sortName).sort());
-      expect(plan, plan).toMatch(/Index Scan using access_packages_listing on access_packages/);
+      expect(plan, plan).toMatch(/Index (Only )?Scan using access_packages_listing on access_packages/);
       expect(plan, plan).not.toMatch(/Sort/);
     });
   }
@@ -149,7 +149,7 @@ describe('administrators\' lists', () => {
 });
 
 describe('plans kept for every page view', () => {
-  it('Available, what its packages give and the person’s standing with them, and the Overview’s counts are planned once per connection, not on every view', async () => {
+  it('Available’s first page with what its packages give and the person’s standing with them, and the Overview’s counts, are planned once per connection, not on every view', async () => {
     const one = await openDatabase({ kind: 'postgres', url: database.url!, poolMax: 1 });
     try {
       const user = { id: requestor.id, directory: { id: requestor.directoryId }, type: 'member' } as CurrentUser;
@@ -161,7 +161,8 @@ describe('plans kept for every page view', () => {
       }
       const plans = (await one.db.raw('select statement, custom_plans, generic_plans from pg_prepared_statements')).rows as { statement: string; custom_plans: number; generic_plans: number }[];
       const of = (pattern: RegExp) => plans.filter((p) => pattern.test(p.statement)).map((p) => ({ custom: p.custom_plans, generic: p.generic_plans }));
-      for (const pattern of [/lower\(p.name\) as sort_name from "access_packages"/, /as incompatible_with from unnest/, /as "approvalsOldestDue"/]) {
+      // Available's first page is one statement: the listing, counted, with the page's facts.
+      for (const pattern of [/^with "listed" as .*lower\(p.name\) as sort_name from "access_packages".*as incompatible_with/s, /as "approvalsOldestDue"/]) {
         expect(of(pattern), String(pattern)).toEqual([{ custom: 5, generic: 3 }]);
       }
     } finally {
