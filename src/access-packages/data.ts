@@ -262,12 +262,6 @@ export interface PackageDetails {
   incompatibleWith: { id: string; name: string }[];
 }
 
-/** The package's name, if it is in this directory (what a submit needs of it; its policies say who may request it). */
-export async function packageName(db: Knex, directoryId: string, id: string): Promise<string | null> {
-  const row = await db('access_packages').where({ id, directory_id: directoryId }).first('name');
-  return row?.name ?? null;
-}
-
 export async function packageDetails(db: Knex, directoryId: string, id: string): Promise<PackageDetails | null> {
   const row = await db('access_packages as p')
     .join('catalogs as c', 'c.id', 'p.catalog_id')

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { heldBefore, packageDetails, packageName, liveAssignmentOf, managesCatalog, type AssignmentListItem, type PackageDetails } from '../access-packages/data.ts';
+import { heldBefore, packageDetails, liveAssignmentOf, managesCatalog, type AssignmentListItem, type PackageDetails } from '../access-packages/data.ts';
 import { previewApprovers, createRequestStages, startStage } from '../approvals/stages.ts';
 import { deliverRequest } from './delivery.ts';
 import { isLiveAssignmentTaken } from '../assignments/delivery.ts';
@@ -17,7 +17,7 @@ import {
   openRequestFor,
   requestDetails,
   requestHistory,
-  requestIdBySubmissionKey,
+  submitChecks,
   requestTimeline,
   transitionRequest,
   type Answer,
@@ -215,11 +215,9 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         const now = clock.now();
         const me = await trx('users').where({ id: user.id }).whereNull('disabled_at').forUpdate().first('id', 'attributes', 'directory_id');
         if (!me) throw notFound();
-        if (input.submissionKey) {
-          const existing = await requestIdBySubmissionKey(trx, user.id, input.submissionKey);
-          if (existing) return { requestId: existing, duplicate: true };
-        }
-        const name = await packageName(trx, user.directory.id, packageId);
+        const checks = await submitChecks(trx, user.id, user.directory.id, packageId, input.submissionKey || null);
+        if (checks.existingRequestId) return { requestId: checks.existingRequestId, duplicate: true };
+        const name = checks.packageName;
         if (name === null) throw notFound('This access package is unavailable', 'The access package you asked for does not exist or is not available to you.');
         const policies = await requestablePolicies(trx, requestorOf(user), packageId, now);
         const errors = new FieldErrors();
@@ -244,14 +242,12 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         }
 
         // Whole-request rules, shown at the top of the form.
-        const live = await liveAssignmentOf(trx, user.id, packageId);
+        const { live } = checks;
         if (live) {
           errors.add('request', live.endsAt ? `You already have access to ${name} until ${formatDay(live.endsAt)}` : `You already have access to ${name}, with no end date`, '#request-form');
         }
-        const [open] = await openRequestFor(trx, user.id, [packageId]);
-        if (open) errors.add('request', `You already have a request for ${name} that is pending approval. You can view or cancel it in Request history.`, '#request-form');
-        const conflicts = await incompatibleHoldings(trx, user.id, packageId);
-        for (const c of conflicts) errors.add(`request-${c.id}`, separationOfDuties(name, c), '#request-form');
+        if (checks.openRequestId) errors.add('request', `You already have a request for ${name} that is pending approval. You can view or cancel it in Request history.`, '#request-form');
+        for (const c of checks.incompatible) errors.add(`request-${c.id}`, separationOfDuties(name, c), '#request-form');
 
         // Questions.
         const answers: Answer[] = policy.questions.map((q, i) => {
