@@ -109,11 +109,20 @@ export async function decisionsBy(db: Knex, userId: string, page: PageRequest, l
 }
 
 /** Whether this person was ever asked to decide a stage of the request (what lets them see it). */
-export async function approverStages(db: Knex, requestId: string, userId: string): Promise<{ stageId: string; position: number; open: boolean; kind: string }[]> {
-  return db('request_stage_approvers as a')
-    .join('request_stages as s', 's.id', 'a.stage_id')
-    .where({ 's.request_id': requestId, 'a.user_id': userId })
-    .select('s.id as stageId', 's.position', 'a.open', 'a.kind');
+/**
+ * The stage at `position` of a request, whether another follows, and whether this person was asked
+ * to decide any stage of it (`asked`) and may decide this one now (`askedNow`). None when the
+ * request has no such stage (it needed no approval).
+ */
+export async function stageForDecision(trx: Knex, requestId: string, position: number, userId: string) {
+  return trx('request_stages as s')
+    .where({ 's.request_id': requestId, 's.position': position })
+    .first(
+      's.*',
+      trx.raw('exists (select 1 from request_stages n where n.request_id = s.request_id and n.position = s.position + 1) as has_next'),
+      trx.raw('exists (select 1 from request_stage_approvers a join request_stages x on x.id = a.stage_id where x.request_id = s.request_id and a.user_id = ?) as asked', [userId]),
+      trx.raw('exists (select 1 from request_stage_approvers a where a.stage_id = s.id and a.user_id = ? and a.open) as asked_now', [userId]),
+    );
 }
 
 export interface RequestorProfile {

@@ -5,11 +5,11 @@ import type { Clock } from '../clock.ts';
 import { conflict, FieldErrors, notFound } from '../errors.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { requestDetails, requestTimeline } from '../requests/data.ts';
-import { deliverRequest } from '../requests/delivery.ts';
+import { deliverable, deliverRequest } from '../requests/delivery.ts';
 import { closeApproverItems } from '../requests/service.ts';
 import { describeTimeline } from '../requests/timeline.ts';
 import { serializeKey, toPage, type Page, type PageRequest } from '../shared/keyset.ts';
-import { approverStages, decisionsBy, pendingForApprover, requestorProfile, type PastDecision, type PendingApproval } from './data.ts';
+import { stageForDecision, decisionsBy, pendingForApprover, requestorProfile, type PastDecision, type PendingApproval } from './data.ts';
 import { expireDueStages, hasOverdueStage } from './lifecycle.ts';
 import { startStage } from './stages.ts';
 
@@ -79,18 +79,15 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           .join('users as u', 'u.id', 'r.target_user_id')
           .where('r.id', requestId)
           .forUpdate('r')
-          .first('r.id', 'r.state', 'r.directory_id', 'r.target_user_id', 'r.current_stage', 'u.display_name as requestor_name', 'p.name as package_name');
+          .first('r.id', 'r.state', 'r.directory_id', 'r.access_package_id', 'r.policy_id', 'r.target_user_id', 'r.current_stage', 'r.requested_start', 'r.requested_end', 'r.expiration', 'u.display_name as requestor_name', 'p.name as package_name');
         if (!r || r.directory_id !== user.directory.id || r.target_user_id === user.id) throw notApprover();
         const request = { requestorName: r.requestor_name as string, packageName: r.package_name as string };
-        const mine = await approverStages(trx, requestId, user.id);
-        if (mine.length === 0) throw notApprover();
+        const stage = await stageForDecision(trx, requestId, r.current_stage ?? 1, user.id);
+        if (!stage?.asked) throw notApprover();
 
-        const stage = await trx('request_stages as s')
-          .where({ 's.request_id': requestId, 's.position': r.current_stage ?? 1 })
-          .first('s.*', trx.raw('exists (select 1 from request_stages n where n.request_id = s.request_id and n.position = s.position + 1) as has_next'));
         if (r.state !== 'pendingApproval') throw await staleDecision(trx, requestId, r.state);
         if (String(stage.position) !== input.stage) throw await staleDecision(trx, requestId, r.state, Number(input.stage));
-        if (!mine.some((m) => m.stageId === stage.id && m.open)) throw await staleDecision(trx, requestId, r.state, Number(input.stage));
+        if (!stage.asked_now) throw await staleDecision(trx, requestId, r.state, Number(input.stage));
         if (stage.due_at && new Date(stage.due_at) <= now) throw await staleDecision(trx, requestId, 'expired');
 
         const errors = new FieldErrors();
@@ -126,7 +123,7 @@ export function createApprovalService(deps: { db: Knex; clock: Clock; notifier: 
           return { request, outcome: 'nextStage' as const };
         }
         // Approved at its last stage: delivery moves it on to Delivered, Scheduled or Delivery failed.
-        return { request, outcome: await deliverRequest(trx, requestId, now, actor, notifier) };
+        return { request, outcome: await deliverRequest(trx, deliverable(r), now, actor, notifier) };
       });
     },
   };

@@ -369,7 +369,8 @@ export function createRequestService(deps: { db: Knex; clock: Clock; notifier: N
         } else {
           // The person's row has been held since the checks above, which found no live assignment and no incompatible package.
           try {
-            await deliverRequest(trx, requestId, now, actor, notifier, { checkedUnderLock: true });
+            const request = { id: requestId, directoryId: user.directory.id, accessPackageId: packageId, policyId: policy.id, targetUserId: user.id, requestedStart, requestedEnd, expiration: policy.expiration };
+            await deliverRequest(trx, request, now, actor, notifier, { checkedUnderLock: true });
           } catch (err) {
             // A directory import, which does not take that lock, gave the package meanwhile.
             if (isLiveAssignmentTaken(err)) throw conflict('You already have this access package', 'It was assigned to you while you were submitting. See Active.');
