@@ -108,13 +108,22 @@ export async function decisionsBy(db: Knex, userId: string, page: PageRequest, l
   return q.orderByRaw(`s.decided_at ${dir}, s.id ${dir}`).limit(limit + 1);
 }
 
-/** Whether this person was ever asked to decide a stage of the request (what lets them see it). */
-/**
- * The stage at `position` of a request, whether another follows, and whether this person was asked
- * to decide any stage of it (`asked`) and may decide this one now (`askedNow`). None when the
- * request has no such stage (it needed no approval).
- */
-export async function stageForDecision(trx: Knex, requestId: string, position: number, userId: string) {
+/** A request's stage as a decision needs it (the columns of request_stages it reads, and three facts). */
+export interface StageForDecision {
+  id: string;
+  position: number;
+  due_at: Date | null;
+  require_approver_justification: boolean;
+  /** Another stage follows this one. */
+  has_next: boolean;
+  /** The person was asked to decide some stage of the request (what lets them see it). */
+  asked: boolean;
+  /** The person may decide this stage now. */
+  asked_now: boolean;
+}
+
+/** The stage at `position` of a request; none when the request has no such stage (it needed no approval). */
+export async function stageForDecision(trx: Knex, requestId: string, position: number, userId: string): Promise<StageForDecision | undefined> {
   return trx('request_stages as s')
     .where({ 's.request_id': requestId, 's.position': position })
     .first(
