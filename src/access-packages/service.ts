@@ -20,24 +20,15 @@ export function createAccessPackageService(deps: { db: Knex; clock: Clock }) {
       const now = clock.now();
       const requestor = requestorOf(user);
       const key = (r: PackageListItem) => [r.sortName, r.id];
-      const first = !page.after && !page.before;
-      if (first && !search.q) {
-        // The page everyone opens: one statement lists up to COUNT_CAP + 1 packages to count them, with the page's facts.
-        const { rows, total } = await firstAvailablePage(db, requestor, now, PACKAGE_PAGE_SIZE, COUNT_CAP);
+      if (!page.after && !page.before) {
+        // The page everyone opens, and every new search: one statement lists up to COUNT_CAP + 1 packages to count them, with the page's facts.
+        const { rows, total } = await firstAvailablePage(db, requestor, now, search, PACKAGE_PAGE_SIZE, COUNT_CAP);
         return { page: toPage(rows, PACKAGE_PAGE_SIZE, page, key), total };
       }
-      let rows: PackageListItem[];
-      let total: number;
-      if (first) {
-        // The first page is also the start of the count: one query reads up to COUNT_CAP + 1 matches.
-        const matches = await listAvailable(db, requestor, now, search, page, COUNT_CAP);
-        [rows, total] = [matches.slice(0, PACKAGE_PAGE_SIZE + 1), matches.length];
-      } else {
-        [rows, total] = await Promise.all([
-          listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
-          countAvailable(db, requestor, now, search, COUNT_CAP),
-        ]);
-      }
+      const [rows, total] = await Promise.all([
+        listAvailable(db, requestor, now, search, page, PACKAGE_PAGE_SIZE),
+        countAvailable(db, requestor, now, search, COUNT_CAP),
+      ]);
       const listed = toPage(rows, PACKAGE_PAGE_SIZE, page, key);
       const facts = await listedPackageFacts(db, user.id, listed.items.map((p) => p.id));
       return { page: { ...listed, items: listed.items.map((p) => ({ ...p, ...facts.get(p.id)! })) }, total };
