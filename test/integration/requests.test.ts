@@ -38,6 +38,12 @@ describe('Access packages: Available', () => {
     for (const name of ['Board papers', 'Repository owners', 'Old system', 'Closed for requests']) expect(res.text).not.toContain(name);
     expect(res.text).toContain('6 access packages are available to you.');
     expect(res.text).toContain('Source Repository (Member)');
+    // Nor found by a search, of any field or length: its catalog is disabled.
+    for (const search of ['q=old', 'q=old&field=name', 'q=old&field=resources', 'q=ol', 'q=ol&field=resources']) {
+      const found = await agent.get(`/access-packages?${search}`);
+      expect(found.status, search).toBe(200);
+      expect(found.text, search).not.toContain('Old system');
+    }
   });
 
   it('offers no Request access for what the person already has or has asked for', async () => {

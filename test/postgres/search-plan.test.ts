@@ -185,6 +185,18 @@ describe('plans kept for every page view', () => {
   });
 });
 
+describe('Available’s first page', () => {
+  it('reads the directory’s disabled catalogs once, by their index, instead of each listed package’s catalog', async () => {
+    expect(await db('catalogs').where({ directory_id: requestor.directoryId, enabled: false }).count('* as n').first()).not.toEqual({ n: 0 });
+    for (const q of ['', 'payroll']) {
+      const { result, plan } = await withFirstPlan(() => firstAvailablePage(db, requestor, new Date(), { q, field: 'all' }, 20, 100), explainKept);
+      expect(result.rows.length).toBeGreaterThan(0);
+      expect(plan, plan).toMatch(/(Scan using|Scan on) catalogs_disabled\b/);
+      expect(plan, plan).not.toMatch(/catalogs_pkey/);
+    }
+  });
+});
+
 describe('a search’s kept plan', () => {
   for (const field of ['all', 'name', 'resources'] as const) {
     it(`by ${field}, made for no word in particular, still reads the trigram index and scans no table`, async () => {
