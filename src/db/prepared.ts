@@ -7,9 +7,10 @@ export const STATEMENTS_PER_CONNECTION = 200;
 const MAX_PARAMETERS = 64;
 
 /**
- * Marks a query whose best plan depends on its values: a search for "a" or for "payroll"; the
- * person with 600 requests or 5,000 review items, who needs another plan than the average person
- * a cached generic plan is made for (one review query took 96 ms instead of 1 ms at scale). It is
+ * Marks a query whose best plan depends on its values: a search of one or two letters, which may
+ * match a few packages or most of them; the person with 5,000 review items, who needs another
+ * plan than the average person a cached generic plan is made for (one review query took 96 ms
+ * instead of 1 ms at scale); the administrators' searches of people, groups and catalogs. It is
  * sent unnamed, and PostgreSQL plans an unnamed statement for the values it is given. The mark is
  * a query option (knex hands it to the driver with the statement), so it holds whatever the SQL
  * text starts with; mark the outermost query.
