@@ -68,16 +68,10 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     .orderBy('n', 'desc')
     .first('u.email', 'it.instance_id', db.raw('count(*)::int as n'));
 
-  // Members with no requests and no access, and packages any member may request at once with no
-  // questions: every (submitter, package) pair is a request the rules accept.
-  const submitters = await db('users as u')
-    .where({ 'u.directory_id': dir, 'u.type': 'member', 'u.is_admin': false })
-    .whereNull('u.disabled_at')
-    .whereNotExists(db('requests as r').whereRaw('r.target_user_id = u.id').select(db.raw('1')))
-    .whereNotExists(db('assignments as a').whereRaw('a.user_id = u.id').select(db.raw('1')))
-    .orderBy('u.email')
-    .limit(options.submitters)
-    .pluck('u.email');
+  // Packages any member may request at once with no questions, and members who have neither
+  // access to nor a request for any of them: every (submitter, package) pair is a request the
+  // rules accept. Members with no request and no access at all come first; at five times entra,
+  // where almost everyone has some access, the others make up the number.
   const packages = await db('access_packages as p')
     .join('catalogs as c', 'c.id', 'p.catalog_id')
     .join('policies as pol', 'pol.access_package_id', 'p.id')
@@ -90,6 +84,15 @@ export async function findFixtures(db: Knex, hint: string, options: { submitters
     .orderBy('p.id')
     .limit(options.packages)
     .select('p.id as packageId', 'pol.id as policyId');
+  const packageIds = packages.map((p) => p.packageId as string);
+  const submitters = await db('users as u')
+    .where({ 'u.directory_id': dir, 'u.type': 'member', 'u.is_admin': false })
+    .whereNull('u.disabled_at')
+    .whereNotExists(db('requests as r').whereRaw('r.target_user_id = u.id and r.access_package_id = any(?::uuid[])', [packageIds]).select(db.raw('1')))
+    .whereNotExists(db('assignments as a').whereRaw('a.user_id = u.id and a.access_package_id = any(?::uuid[])', [packageIds]).select(db.raw('1')))
+    .orderByRaw('exists (select 1 from requests r where r.target_user_id = u.id) or exists (select 1 from assignments a where a.user_id = u.id), u.email')
+    .limit(options.submitters)
+    .pluck('u.email');
 
   return {
     directoryId: dir,
