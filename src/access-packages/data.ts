@@ -110,7 +110,8 @@ function availableQuery(db: Knex, type: Requestor['type'], v: ListingValues, sea
     // Constants in the text, so that a kept plan is estimated for them (as values they made it look 4 times dearer).
     .whereRaw('not p.hidden')
     // The directory's few disabled catalogs, read once from their index (disabled_catalogs migration)
-    // and hashed: looking up each listed package's catalog was most of the listing's time.
+    // and hashed: looking up each listed package's catalog was most of the listing's time. Were
+    // every catalog disabled, the hash would hold 7,500 ids at entra scale, well within work_mem.
     .whereRaw('p.catalog_id not in (select c.id from catalogs c where c.directory_id = ? and not c.enabled)', [v.directoryId])
     .where((open) =>
       open
