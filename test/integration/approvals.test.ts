@@ -3,9 +3,8 @@ import type { Database } from '../../src/db/connect.ts';
 import { remindEndingAssignments } from '../../src/assignments/lifecycle.ts';
 import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { createTestApp, csrfFrom, seedDirectory, signIn, type Agent, type TestApp } from '../support/app.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { csrfFrom, signIn, type Agent, type TestApp } from '../support/app.ts';
+import { fabrikam, fabrikamApp, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, decide, policyId, requestId, userId, validWiki } from '../support/flows.ts';
 import { mailTo as readMail } from '../support/mail.ts';
 
@@ -28,14 +27,9 @@ const approversOf = async (id: string, position: number) =>
 const twoStage = { justification: 'Incident INC-1 needs it.' };
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = database.db;
-  t = createTestApp(database);
-  await seedDirectory(database, fabrikam(), t.clock);
+  ({ database, db, t } = await fabrikamApp());
 });
-afterAll(async () => {
-  await database.close();
-});
+afterAll(() => database.close());
 beforeEach(async () => {
   await clearActivity(db);
   t.clock.set(START);

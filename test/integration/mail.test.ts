@@ -11,7 +11,7 @@ import { createMailTransport, deliverOutbox } from '../../src/notifications/mail
 import { createTestDatabase, testDatabaseKind } from '../support/db.ts';
 import { createTestApp, seedDirectory, signIn, testConfig, type TestApp } from '../support/app.ts';
 import { cli, cliEnv } from '../support/cli.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { fabrikam, fabrikamApp, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 
 const logger = createLogger('silent');
@@ -53,14 +53,9 @@ let t: TestApp;
 let db: Database['db'];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = database.db;
-  t = createTestApp(database);
-  await seedDirectory(database, fabrikam(), t.clock);
+  ({ database, db, t } = await fabrikamApp());
 });
-afterAll(async () => {
-  await database.close();
-});
+afterAll(() => database.close());
 beforeEach(async () => {
   await clearActivity(db);
 });

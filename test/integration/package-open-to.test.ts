@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { createTestApp, seedDirectory, signIn, type TestApp } from '../support/app.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { signIn, type TestApp } from '../support/app.ts';
+import { fabrikamApp, PKG, USER } from '../support/fixtures.ts';
 
 // Whom a package is open to (access_packages.open_to, kept by triggers on policies) lets Available
 // list a package without reading its policies: it must follow every change to them, and Available
@@ -14,14 +13,9 @@ let t: TestApp;
 let db: Database['db'];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = database.db;
-  t = createTestApp(database);
-  await seedDirectory(database, fabrikam(), t.clock);
+  ({ database, db, t } = await fabrikamApp());
 });
-afterAll(async () => {
-  await database.close();
-});
+afterAll(() => database.close());
 
 const openTo = async (pkg: string) => (await db('access_packages').where({ id: pkg }).first('open_to')).open_to as string | null;
 const policyOf = (pkg: string) => db('policies').where({ access_package_id: pkg });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { createTestApp, seedDirectory, signIn, type TestApp } from '../support/app.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { signIn, type TestApp } from '../support/app.ts';
+import { fabrikam, fabrikamApp, PKG, USER } from '../support/fixtures.ts';
 
 // What a package gives is kept on the package (access_packages.resources, by triggers) for Available
 // and the package pane: it must follow every change to the package's roles, its roles and its resources.
@@ -13,14 +12,9 @@ let t: TestApp;
 let db: Database['db'];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = database.db;
-  t = createTestApp(database);
-  await seedDirectory(database, fabrikam(), t.clock);
+  ({ database, db, t } = await fabrikamApp());
 });
-afterAll(async () => {
-  await database.close();
-});
+afterAll(() => database.close());
 
 const listed = async (pkg: string) => (await db('access_packages').where({ id: pkg }).first('resources')).resources as { resourceName: string; roleName: string; url: string | null; description: string; resourceType: string }[];
 const resourceId = async (key: string) => (await db('resources').where({ key }).first('id')).id as string;

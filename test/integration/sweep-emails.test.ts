@@ -3,9 +3,8 @@ import type { Database } from '../../src/db/connect.ts';
 import { runSweep, sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
 import { createLogger } from '../../src/log.ts';
 import { queueDeferredNotifications } from '../../src/notifications/deferred.ts';
-import { createTestDatabase } from '../support/db.ts';
-import { createTestApp, seedDirectory, signIn, type TestApp } from '../support/app.ts';
-import { fabrikam, PKG, USER } from '../support/fixtures.ts';
+import { signIn, type TestApp } from '../support/app.ts';
+import { fabrikamApp, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 import { mailTo as readMail } from '../support/mail.ts';
 
@@ -30,14 +29,9 @@ async function expiringRequests(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = database.db;
-  t = createTestApp(database);
-  await seedDirectory(database, fabrikam(), t.clock);
+  ({ database, db, t } = await fabrikamApp());
 });
-afterAll(async () => {
-  await database.close();
-});
+afterAll(() => database.close());
 beforeEach(async () => {
   await clearActivity(db);
   t.clock.set('2027-01-15T09:00:00Z');

@@ -1,5 +1,7 @@
 import { hashPassword } from '../../src/auth/password.ts';
-import { TEST_PASSWORD } from './app.ts';
+import type { Database } from '../../src/db/connect.ts';
+import { createTestApp, seedDirectory, TEST_PASSWORD, type TestApp } from './app.ts';
+import { createTestDatabase } from './db.ts';
 
 // Hashed once per test file: scrypt is slow on purpose.
 const passwordHash = await hashPassword(TEST_PASSWORD);
@@ -209,4 +211,12 @@ export function withOtherPackageIds(file: FixtureFile, variant: string): Fixture
   let json = JSON.stringify(file);
   for (const id of Object.values(PKG)) json = json.replaceAll(id, `${id.slice(0, -variant.length)}${variant}`);
   return JSON.parse(json) as FixtureFile;
+}
+
+/** A database of its own with the Fabrikam directory, and an app on it: what most test files start from. */
+export async function fabrikamApp(): Promise<{ database: Database; db: Database['db']; t: TestApp }> {
+  const database = await createTestDatabase();
+  const t = createTestApp(database);
+  await seedDirectory(database, fabrikam(), t.clock);
+  return { database, db: database.db, t };
 }
