@@ -58,19 +58,18 @@ export async function pendingForApprover(db: Knex, userId: string, page: PageReq
 }
 
 /**
- * For the Overview: the stages waiting for this approver, as one row (`count`, `oldest` deadline).
- * The person is a subquery's value, not a parameter: PostgreSQL then estimates every approver
- * alike and keeps one plan. Estimated for each person's own numbers, the statement was planned
- * again on every Overview (0.45 ms) to run the same plan.
+ * For the Overview: the stages waiting for this approver, as one row (`count`, `oldest` deadline),
+ * read from their open items alone (index-only, `request_stage_approvers_due`). An item stays open
+ * only while its stage is pending: every change that ends a stage or its request closes the stage's
+ * items in the same transaction, and nobody is asked to approve their own request (both checked by
+ * `npm run check-integrity`). Joining each item to its stage and request to check it again cost
+ * two index probes an item: 1.8 ms for an approver with 382 waiting.
  */
 export function pendingForApproverCountQuery(db: Knex, userId: string | Knex.Raw): Knex.QueryBuilder {
   return db('request_stage_approvers as a')
-    .join('request_stages as s', 's.id', 'a.stage_id')
-    .join('requests as r', 'r.id', 's.request_id')
-    .whereRaw('a.user_id = (select ?::uuid)', [userId])
-    .whereRaw(PENDING_FOR_APPROVER)
-    .whereNot('r.target_user_id', userId)
-    .select(db.raw('count(*)::int as count'), db.raw('min(s.due_at) as oldest'));
+    .where('a.user_id', userId)
+    .whereRaw('a.open')
+    .select(db.raw('count(*)::int as count'), db.raw('min(a.due_at) as oldest'));
 }
 
 export interface PastDecision {

@@ -82,6 +82,14 @@ const CHECKS: Check[] = [
           where r.state <> 'pendingApproval' and (s.state in ('pending', 'waiting') or a.user_id is not null)`,
   },
   {
+    // The Overview counts an approver's open items alone (approvals/data.ts): this is what makes that count right.
+    rule: 'an approver still asked is asked for the pending stage, by its deadline, and never for their own request',
+    sql: `select distinct r.id::text as offender from request_stage_approvers a
+          join request_stages s on s.id = a.stage_id join requests r on r.id = s.request_id
+          where a.open and r.state = 'pendingApproval'
+            and (s.state <> 'pending' or a.due_at is distinct from s.due_at or a.user_id = r.target_user_id)`,
+  },
+  {
     rule: 'a decided stage records who decided and when',
     sql: `select id::text as offender from request_stages
           where state in ('approved', 'denied') and (decided_at is null or decided_by_id is null and decision is null)`,

@@ -36,6 +36,10 @@ beforeAll(async () => {
   await sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
   t.clock.advance({ days: 100 });
   await sweepAndQueueEmails({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+  // And one waiting at its second stage.
+  const lia = await signIn(t.app, USER.lead);
+  ids.atSecondStage = await requestId(lia, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), { justification: 'y' });
+  await decide(max, ids.atSecondStage, 'approve', 'ok');
 });
 afterAll(async () => {
   await database.close();
@@ -53,15 +57,22 @@ describe('the integrity checker', () => {
     await db('assignment_grants').where({ assignment_id: assignment.id }).update({ revoked_at: null });
     const stage = await db('request_stages').where({ request_id: ids.denied }).first('id');
     await db('request_stage_approvers').where({ stage_id: stage.id }).update({ open: true });
+    // Asked again for a stage already decided, an approver would count it in their Overview, which
+    // counts open items alone.
+    const decided = await db('request_stages').where({ request_id: ids.atSecondStage, position: 1 }).first('id');
+    await db('request_stage_approvers').where({ stage_id: decided.id }).update({ open: true });
     const breaches = await checkIntegrity(db);
     expect(breaches.map((b) => b.rule)).toEqual([
       'an assignment that is not delivered holds no live grant',
       'a request that is no longer pending has no pending stage and no approver still asked',
+      'an approver still asked is asked for the pending stage, by its deadline, and never for their own request',
     ]);
     expect(breaches[0].examples).toEqual([assignment.id]);
     expect(breaches[1].examples).toEqual([ids.denied]);
+    expect(breaches[2].examples).toEqual([ids.atSecondStage]);
     await db('assignment_grants').where({ assignment_id: assignment.id }).update({ revoked_at: t.clock.now() });
     await db('request_stage_approvers').where({ stage_id: stage.id }).update({ open: false });
+    await db('request_stage_approvers').where({ stage_id: decided.id }).update({ open: false });
     expect(await checkIntegrity(db)).toEqual([]);
   });
 

@@ -51,7 +51,7 @@ describe('Overview', () => {
     const lia = await signIn(t.app, USER.lead);
     const ottoRequest = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), { justification: 'INC-1' });
     t.clock.advance({ days: 1 });
-    await requestId(lia, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), { justification: 'INC-2' });
+    const liaRequest = await requestId(lia, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), { justification: 'INC-2' });
     const max = await signIn(t.app, USER.manager);
     const maxRequest = await requestId(max, PKG.billingSubmit, await policyId(db, PKG.billingSubmit, 'Members'), {});
 
@@ -64,6 +64,10 @@ describe('Overview', () => {
 
     expect((await decide(max, ottoRequest, 'approve', 'On call.')).status).toBe(303);
     expect(await cardCount(max, 'Approvals')).toBe(1);
+    // Lia cancels hers: nothing is left for Max to approve.
+    const cancel = await lia.get(`/requests/${liaRequest}/cancel`);
+    expect((await lia.post(`/requests/${liaRequest}/cancel`).type('form').send({ _csrf: csrfFrom(cancel.text) })).status).toBe(303);
+    expect(await cardCount(max, 'Approvals')).toBeNull();
 
     const instance = await instanceOf(db, REVIEW.manager);
     const review = await max.get(`/access-reviews/${instance.id}`);
@@ -78,7 +82,17 @@ describe('Overview', () => {
     expect(await cardCount(apu, 'Approvals')).toBe(1);
     expect(await cardCount(apu, 'Access reviews')).toBe(1);
 
-    t.clock.advance({ days: 10 });
+    // Undecided after four days, the stage is forwarded to Ada as well; after seven it expires.
+    const ada = await signIn(t.app, USER.admin);
+    expect(await cardCount(ada, 'Approvals')).toBeNull();
+    t.clock.advance({ days: 5 });
+    await sweeper(db, t.services, t.clock)();
+    expect(await cardCount(ada, 'Approvals')).toBe(1);
+    expect(await cardCount(apu, 'Approvals')).toBe(1);
+    t.clock.advance({ days: 5 });
+    await sweeper(db, t.services, t.clock)();
+    expect(await cardCount(ada, 'Approvals')).toBeNull();
+    expect(await cardCount(apu, 'Approvals')).toBeNull();
     expect(await cardCount(max, 'Access ending soon')).toBeNull();
   });
 });
