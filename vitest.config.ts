@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Each file's data directories are removed when it ends.
+    setupFiles: ['test/support/setup.ts'],
     // Most tests wait on PostgreSQL, HTTP and Chromium rather than compute: two files per core keep
     // a small machine busy.
     maxWorkers: 4,

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Express } from 'express';
 import supertest from 'supertest';
 import { createApp } from '../../src/app.ts';
@@ -11,13 +8,14 @@ import type { Database } from '../../src/db/connect.ts';
 import { importDirectory } from '../../src/directory/import.ts';
 import { createLogger } from '../../src/log.ts';
 import { createServices, type Services } from '../../src/services.ts';
+import { tempDir } from './temp.ts';
 
 export const TEST_PASSWORD = 'test-password-123';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     NODE_ENV: 'test',
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'portico-test-')),
+    DATA_DIR: tempDir('data-'),
     SESSION_SECRET: 'test-secret-that-is-long-enough-for-portico',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     BASE_URL: 'http://127.0.0.1:3000',

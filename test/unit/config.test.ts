@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { tempDir } from '../support/temp.ts';
 
-const dataDir = () => mkdtempSync(path.join(os.tmpdir(), 'portico-config-'));
+const dataDir = () => tempDir('config-');
 
 describe('configuration', () => {
   it('starts with sensible defaults on the embedded database', () => {
