@@ -19,25 +19,59 @@ export async function hasOverdueStage(db: Knex, requestId: string, now: Date): P
   return Boolean(row);
 }
 
+/** A stage the sweep took, with its request. */
+interface ClaimedStage {
+  stage_id: string;
+  position: number;
+  due_at: Date;
+  approver_rules: unknown;
+  request_id: string;
+  directory_id: string;
+  target_user_id: string;
+}
+
 /**
- * Requests whose current stage passed its deadline become Expired, in batches, set-based. Rows
- * are taken FOR UPDATE SKIP LOCKED, so several Portico processes sweeping at once never expire the
- * same request twice, and a request an approver is deciding right now is left to that decision.
- * Returns how many requests expired.
+ * Takes the first `limit` stages of `stages` (a query on `request_stages as s`, in the order of
+ * an index it walks) FOR UPDATE SKIP LOCKED, then their requests the same way, and returns the
+ * stages whose request it took too. So two sweeps never take the same stage, and a request someone
+ * is changing right now (an approver deciding it, its requestor canceling it) is left to them; the
+ * sweep never waits for a lock. The stages are read alone, from their own index, so a batch costs
+ * what it takes whatever the backlog: joined to their requests in one statement, they were all
+ * read, hashed and sorted for every batch (0.35 s a batch at five times entra).
+ */
+async function claimStages(trx: Knex, stages: Knex.QueryBuilder, limit: number): Promise<ClaimedStage[]> {
+  const taken: Omit<ClaimedStage, 'directory_id' | 'target_user_id'>[] = await stages
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 's.request_id');
+  if (taken.length === 0) return [];
+  const requests = new Map<string, { directory_id: string; target_user_id: string }>(
+    (
+      await trx('requests')
+        .whereRaw('id = any(?::uuid[])', [taken.map((t) => t.request_id)])
+        .whereRaw("state = 'pendingApproval'")
+        .forUpdate()
+        .skipLocked()
+        .select('id', 'directory_id', 'target_user_id')
+    ).map((r: { id: string; directory_id: string; target_user_id: string }) => [r.id, r]),
+  );
+  return taken.flatMap((t) => {
+    const request = requests.get(t.request_id);
+    return request ? [{ ...t, ...request }] : [];
+  });
+}
+
+/**
+ * Requests whose current stage passed its deadline become Expired, in batches, set-based (see
+ * claimStages), so several Portico processes sweeping at once never expire the same request twice,
+ * and a request an approver is deciding right now is left to that decision. Returns how many
+ * requests expired.
  */
 export async function expireDueStages(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { requestId?: string; limit?: number } = {}): Promise<number> {
-  const q = trx('request_stages as s')
-    .join('requests as r', 'r.id', 's.request_id')
-    .where('s.state', 'pending')
-    .where('s.due_at', '<=', now)
-    .where('r.state', 'pendingApproval')
-    .orderBy('s.due_at')
-    .limit(options.limit ?? BATCH)
-    .forUpdate('s', 'r')
-    .skipLocked()
-    .select('s.id as stage_id', 's.position', 'r.id as request_id', 'r.directory_id');
-  if (options.requestId) q.where('r.id', options.requestId);
-  const due = await q;
+  const stages = trx('request_stages as s').whereRaw("s.state = 'pending'").where('s.due_at', '<=', now).orderBy('s.due_at');
+  if (options.requestId) stages.where('s.request_id', options.requestId);
+  const due = await claimStages(trx, stages, options.limit ?? BATCH);
   if (due.length === 0) return 0;
   const stageIds = due.map((d) => d.stage_id);
   const requestIds = due.map((d) => d.request_id);
@@ -58,19 +92,15 @@ export async function expireDueStages(trx: Knex, now: Date, actor: Actor, notifi
 
 /**
  * Undecided stages, before their deadline, whose `time` (to escalate, to remind) has come and that
- * were not yet escalated or reminded (`done`), soonest first, with their requests. Rows are taken
- * FOR UPDATE SKIP LOCKED, so two sweeps never take the same stage.
+ * were not yet escalated or reminded (`done`), soonest first, with their requests (claimStages).
  */
-function claimUndecidedStages(trx: Knex, time: 'escalate_at' | 'remind_at', done: 'escalated_at' | 'reminded_at', now: Date, limit: number) {
-  return trx('request_stages as s')
-    .join('requests as r', 'r.id', 's.request_id')
-    .whereRaw(`s.state = 'pending' and s.${done} is null and r.state = 'pendingApproval'`)
+function claimUndecidedStages(trx: Knex, time: 'escalate_at' | 'remind_at', done: 'escalated_at' | 'reminded_at', now: Date, limit: number): Promise<ClaimedStage[]> {
+  const stages = trx('request_stages as s')
+    .whereRaw(`s.state = 'pending' and s.${done} is null`)
     .where(`s.${time}`, '<=', now)
     .where('s.due_at', '>', now)
-    .orderBy(`s.${time}`)
-    .limit(limit)
-    .forUpdate('s', 'r')
-    .skipLocked();
+    .orderBy(`s.${time}`);
+  return claimStages(trx, stages, limit);
 }
 
 /**
@@ -78,8 +108,7 @@ function claimUndecidedStages(trx: Knex, time: 'escalate_at' | 'remind_at', done
  * approvers, who are notified; the primary approvers can still decide. Returns how many escalated.
  */
 export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
-  const due = await claimUndecidedStages(trx, 'escalate_at', 'escalated_at', now, options.limit ?? BATCH)
-    .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 'r.id as request_id', 'r.directory_id', 'r.target_user_id');
+  const due = await claimUndecidedStages(trx, 'escalate_at', 'escalated_at', now, options.limit ?? BATCH);
   if (due.length === 0) return 0;
   const facts = await requestorFactsMany(trx, due.map((d) => d.target_user_id));
   const forwarded: { requestId: string; stage: number; approverIds: string[]; dueAt: Date }[] = [];
@@ -127,7 +156,7 @@ export async function escalateDueStages(trx: Knex, now: Date, actor: Actor, noti
  * approvers are reminded then). Returns how many stages were reminded.
  */
 export async function remindApprovers(trx: Knex, now: Date, notifier: Notifier, options: { limit?: number } = {}): Promise<number> {
-  const due = await claimUndecidedStages(trx, 'remind_at', 'reminded_at', now, options.limit ?? BATCH).select('s.id as stage_id', 's.position', 's.due_at', 'r.id as request_id');
+  const due = await claimUndecidedStages(trx, 'remind_at', 'reminded_at', now, options.limit ?? BATCH);
   await remindStages(trx, now, notifier, due);
   return due.length;
 }

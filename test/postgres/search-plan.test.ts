@@ -13,6 +13,11 @@ import { createTestDatabase } from '../support/db.ts';
 import { openDatabase } from '../../src/db/connect.ts';
 import { createAccessPackageService } from '../../src/access-packages/service.ts';
 import { createOverviewService } from '../../src/overview/service.ts';
+import { escalateDueStages, expireDueStages, remindApprovers } from '../../src/approvals/lifecycle.ts';
+import { systemActor } from '../../src/audit/audit.ts';
+import { deferNotifications } from '../../src/notifications/deferred.ts';
+import type { Notifier } from '../../src/notifications/notifier.ts';
+import { createTestApp } from '../support/app.ts';
 
 // Real PostgreSQL only: the plans are the server's. Enough packages that a scan would be chosen if
 // the search had no index to use. Plans, not timings: `npm run bench` measures.
@@ -205,6 +210,46 @@ describe('a search’s kept plan', () => {
       const index = { all: 'access_packages_search_trgm', name: 'access_packages_name_trgm', resources: 'resources_name_trgm' }[field];
       expect(plan, plan).toMatch(new RegExp(`Bitmap Index Scan on ${index}\\b`));
       expect(plan, plan).not.toMatch(/Seq Scan on (access_packages|resources|resource_roles|access_package_resource_roles)\b/);
+    });
+  }
+});
+
+describe('the lifecycle sweep', () => {
+  // A batch of 10 of many due: the claim used to read the stages joined to every request pending
+  // approval, hashed and sorted on every batch (0.35 s a batch at five times entra).
+  const steps = [
+    { name: 'expiry', index: 'request_stages_due', due: "due_at <= :at", run: (trx: Knex, at: Date, notifier: Notifier) => expireDueStages(trx, at, systemActor('test'), notifier, { limit: 10 }) },
+    { name: 'reminders', index: 'request_stages_remind', due: "reminded_at is null and remind_at <= :at and due_at > :at", run: (trx: Knex, at: Date, notifier: Notifier) => remindApprovers(trx, at, notifier, { limit: 10 }) },
+    { name: 'forwarding', index: 'request_stages_escalate', due: "escalated_at is null and escalate_at <= :at and due_at > :at", run: (trx: Knex, at: Date, notifier: Notifier) => escalateDueStages(trx, at, systemActor('test'), notifier, { limit: 10 }) },
+  ];
+  for (const step of steps) {
+    it(`claims a batch for ${step.name} by walking its stage index in order, reading no more stages than it takes`, async () => {
+      // The moment most stages are due for this step: the latest time it would act on any stage.
+      const time = { expiry: 'due_at', reminders: 'remind_at', forwarding: 'escalate_at' }[step.name]!;
+      const at = new Date((await db.raw(`select percentile_disc(0.8) within group (order by ${time}) as t from request_stages where state = 'pending' and ${time} is not null`)).rows[0].t);
+      const due = Number((await db.raw(`select count(*) as n from request_stages where state = 'pending' and ${step.due}`, { at })).rows[0].n);
+      expect(due).toBeGreaterThan(20);
+      const seen: { sql: string; bindings: unknown[] }[] = [];
+      const listener = (x: { sql: string; bindings?: unknown[] }) => seen.push({ sql: x.sql, bindings: x.bindings ?? [] });
+      const notifier = deferNotifications(createTestApp(database).services.notifier, at);
+      const trx = await db.transaction();
+      db.on('query', listener);
+      try {
+        expect(await step.run(trx, at, notifier)).toBe(10);
+      } finally {
+        db.removeListener('query', listener);
+        await trx.rollback();
+      }
+      const claim = seen.find((q) => /^select .* from "request_stages" as "s" .* for update skip locked$/.test(q.sql));
+      expect(claim, seen.map((q) => q.sql).join('\n')).toBeDefined();
+      const plan = (await explain(db, claim!.sql, claim!.bindings)).join('\n');
+      expect(plan, plan).not.toMatch(/Hash|requests/);
+      // Only stages due are read from the index: in order, only the ten taken (expiry, and
+      // reminders here); or all those due, then sorted (forwarding here, 27 due).
+      const read = new RegExp(`Index Scan (?:using|on) ${step.index}(?: on request_stages s)? \\(actual rows=(\\d+) loops=1\\)`).exec(plan);
+      expect(read, plan).not.toBeNull();
+      expect(Number(read![1])).toBeLessThanOrEqual(due);
+      if (step.name !== 'forwarding') expect(Number(read![1]), plan).toBe(10);
     });
   }
 });
