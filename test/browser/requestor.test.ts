@@ -217,7 +217,7 @@ describe.each([
     await visit(page, `/access-packages/${PKG.wiki}`);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('This access package is unavailable');
     await visit(page, '/access-packages?q=nothing-matches-this');
-    expect(await page.textContent('main')).toContain('No access packages you can request match your search.');
+    expect(await page.textContent('main')).toContain('No access packages you can request match “nothing-matches-this”.');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL('**/sign-in?signedOut=1');
     await page.goto('/');

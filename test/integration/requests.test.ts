@@ -94,10 +94,11 @@ describe('Access packages: Available', () => {
     expect(byDescription.text).toContain('>Billing: submit</a>');
     expect(byDescription.text).toContain('2 access packages match');
     const nameOnly = await agent.get('/access-packages?q=invoices&field=name');
-    expect(nameOnly.text).toContain('No access packages you can request match your search.');
+    expect(nameOnly.text).toMatch(/No access packages you can request match <strong>“invoices”<\/strong> in names\.\s*<\/p>\s*<p>You could:<\/p>/);
+    expect(nameOnly.text).not.toContain('0 access packages');
     expect(nameOnly.text).toContain('search names, descriptions and resources</a> instead of names only');
     const wildcard = await agent.get('/access-packages?q=%25');
-    expect(wildcard.text).toContain('No access packages you can request match your search.');
+    expect(wildcard.text).toContain('No access packages you can request match <strong>“%”</strong>.');
   });
 
   it('finds packages by what their resources are called now, after a rename or a role added or removed', async () => {
