@@ -70,19 +70,45 @@ async function waitForHealth(url: string, child: ChildProcess, log: () => string
   throw new Error(`the server did not answer within 60 s:\n${log()}`);
 }
 
-/** Starts a child process serving exactly these bytes with node:http: the ceiling for this machine. */
-async function startBareServer(dir: string, body: Buffer, headers: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+/**
+ * What serves the Available page's bytes for comparison: bare node:http, the ceiling for this
+ * machine; Express with nothing else; and Express with express-session and a signed-in session
+ * kept in memory, the least any signed-in page of this stack can cost (Portico's own session is
+ * read from PostgreSQL).
+ */
+type Reference = 'node:http' | 'Express' | 'Express, signed in';
+
+const referenceScripts: Record<Reference, string> = {
+  'node:http': `http.createServer((req, res) => { res.writeHead(200, { ...headers, 'Content-Length': String(body.length) }); res.end(body); })`,
+  Express: `(() => {
+    const app = require('express')();
+    app.get('/access-packages', (req, res) => res.set(headers).send(body));
+    return http.createServer(app);
+  })()`,
+  'Express, signed in': `(() => {
+    const session = require('express-session');
+    const app = require('express')();
+    app.use(session({ secret: 'a reference session secret, long enough', resave: false, saveUninitialized: false, rolling: true, store: new session.MemoryStore() }));
+    app.get('/sign-in', (req, res) => { req.session.user = 'someone'; res.send('signed in'); });
+    app.get('/access-packages', (req, res) => (req.session.user ? res.set(headers).send(body) : res.status(403).end()));
+    return http.createServer(app);
+  })()`,
+};
+
+/** Starts a child process serving exactly these bytes at /access-packages, as `kind` does. */
+async function startReferenceServer(kind: Reference, dir: string, body: Buffer, headers: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   writeFileSync(path.join(dir, 'body'), body);
   const script = `
     const http = require('node:http');
     const body = require('node:fs').readFileSync(${JSON.stringify(path.join(dir, 'body'))});
-    const headers = ${JSON.stringify({ ...headers, 'Content-Length': String(body.length) })};
-    http.createServer((req, res) => { res.writeHead(200, headers); res.end(body); }).listen(${port}, '127.0.0.1', () => console.log('ready'));`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const headers = ${JSON.stringify(headers)};
+    ${referenceScripts[kind]}.listen(${port}, '127.0.0.1', () => console.log('ready'));`;
+  // From the project's folder, so that require finds its Express.
+  const child = spawn(process.execPath, ['-e', script], { cwd: path.resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
   });
   return { url: `http://127.0.0.1:${port}`, child };
 }
@@ -307,17 +333,33 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     const memory = memoryOf(pid);
     peak = Math.max(peak, memory.peak);
 
-    // ---- the ceiling: the same bytes from bare node:http --------------------------------------
+    // ---- the ceiling: the same bytes from bare node:http, then from the stack alone ------------
     const sample = await request(url + '/access-packages', { headers: { ...BROWSER, Cookie: rita.cookie } });
-    const bare = await startBareServer(work, sample.raw, {
+    const sameBytes = {
       'Content-Type': String(sample.headers['content-type']),
       ...(sample.headers['content-encoding'] ? { 'Content-Encoding': String(sample.headers['content-encoding']) } : {}),
-    });
-    children.push(bare.child);
-    for (let i = 0; i < 20; i++) await request(bare.url + '/access-packages', { headers: BROWSER });
-    const ceiling = await runWrk(bare.url + '/access-packages', { ...load, headers: { ...BROWSER, Cookie: rita.cookie } });
-    await stop(bare.child);
+    };
+    const serveFrom = async (kind: Reference) => {
+      const reference = await startReferenceServer(kind, work, sample.raw, sameBytes);
+      children.push(reference.child);
+      const cookie = kind === 'Express, signed in' ? (await request(reference.url + '/sign-in')).headers['set-cookie']?.[0]?.split(';')[0] : undefined;
+      const headers = { ...BROWSER, ...(cookie ? { Cookie: cookie } : {}) };
+      for (let i = 0; i < 20; i++) {
+        const check = await request(reference.url + '/access-packages', { headers });
+        if (check.status !== 200 || !check.raw.equals(sample.raw)) throw new Error(`${kind} did not serve the Available page's bytes`);
+      }
+      const served = await runWrk(reference.url + '/access-packages', { ...load, headers: kind === 'node:http' ? { ...BROWSER, Cookie: rita.cookie } : headers });
+      await stop(reference.child);
+      return served;
+    };
+    const ceiling = await serveFrom('node:http');
     out(`  ${'Ceiling: bare node:http'.padEnd(30)} ${fmt(ceiling.rps).padStart(8)} req/s  p50 ${fmt(ceiling.p50, 2)} ms  p99 ${fmt(ceiling.p99, 2)} ms  (the Available page's ${fmt(sample.raw.length / 1024)} KB)`);
+    const floors: { name: string; rps: number; p50: number; p99: number; errors: number }[] = [];
+    for (const kind of ['Express', 'Express, signed in'] as const) {
+      const served = await serveFrom(kind);
+      floors.push({ name: kind, ...served });
+      out(`  ${`Same bytes: ${kind}`.padEnd(30)} ${fmt(served.rps).padStart(8)} req/s  p50 ${fmt(served.p50, 2)} ms  p99 ${fmt(served.p99, 2)} ms  (${fmt((100 * served.rps) / ceiling.rps)} % of the ceiling)`);
+    }
 
     await stop(server);
     server = undefined;
@@ -354,6 +396,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
     out(`|---|---:|---:|---:|---:|---:|`);
     for (const r of results) out(`| ${r.name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt((100 * r.rps) / ceiling.rps)}% | ${r.note && !r.requests ? r.note : r.errors} |`);
     out(`| Ceiling: same bytes from bare node:http | ${fmt(ceiling.rps)} | ${fmt(ceiling.p50, 2)} | ${fmt(ceiling.p99, 2)} | 100% | ${ceiling.errors} |`);
+    for (const f of floors) out(`| Same bytes from ${f.name === 'Express' ? 'Express, nothing else' : 'Express with express-session, signed in (session in memory)'} | ${fmt(f.rps)} | ${fmt(f.p50, 2)} | ${fmt(f.p99, 2)} | ${fmt((100 * f.rps) / ceiling.rps)}% | ${f.errors} |`);
     out(`\nfirst load (heaviest page): ${fmt(heaviest / 1024)} KB compressed; server peak memory ${fmt(peak, 0)} MB resident; sweep ${sweepLine.split(':')[0] || 'not run'}`);
 
     const verdicts = judgeBudgets({
@@ -361,6 +404,7 @@ export async function runBenchmark(options: BenchOptions): Promise<void> {
       availablePage: 'Available',
       searchPage: 'Available, search "payroll"',
       ceilingRps: ceiling.rps,
+      stackFloors: floors.map((f) => ({ name: f.name, rps: f.rps })),
       searchUsesIndex,
       firstLoadKb: heaviest / 1024,
       peakMemoryMb: peak,

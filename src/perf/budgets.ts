@@ -18,6 +18,8 @@ export interface RunFigures {
   availablePage: string;
   searchPage: string;
   ceilingRps: number;
+  /** The same bytes served by the stack with no page behind them (Express; Express with a session): what no page of it can beat. */
+  stackFloors?: { name: string; rps: number }[];
   searchUsesIndex: boolean;
   firstLoadKb: number;
   peakMemoryMb: number;
@@ -59,7 +61,12 @@ export function judgeBudgets(f: RunFigures): Verdict[] {
     {
       budget: `Available at ${BUDGETS.availableShareOfCeiling * 100} % of the node:http ceiling or more`,
       met: share >= BUDGETS.availableShareOfCeiling,
-      measured: available ? `${(share * 100).toFixed(1)} %` : 'not served, or answering errors',
+      measured: [
+        available ? `${(share * 100).toFixed(1)} %` : 'not served, or answering errors',
+        f.stackFloors?.length && f.ceilingRps > 0
+          ? `the same bytes with no page behind them: ${f.stackFloors.map((s) => `${s.name} ${((100 * s.rps) / f.ceilingRps).toFixed(0)} %`).join(', ')}`
+          : '',
+      ].filter(Boolean).join('; '),
     },
     {
       budget: `search p99 under ${BUDGETS.p99Ms} ms`,

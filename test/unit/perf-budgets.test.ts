@@ -74,6 +74,11 @@ describe('the benchmark’s verdict on the budgets', () => {
     expect(verdictOf(withAvailable(349), 'Available')).toMatchObject({ met: false, measured: '34.9 %' });
   });
 
+  it('shows beside the ceiling budget what the stack serves with no page behind it', () => {
+    const run = { ...lastRun, stackFloors: [{ name: 'Express', rps: 28_000 }, { name: 'Express, signed in', rps: 11_500 }] };
+    expect(verdictOf(run, 'Available')).toMatchObject({ met: false, measured: '0.6 %; the same bytes with no page behind them: Express 44 %, Express, signed in 18 %' });
+  });
+
   it('does not count a page that was not served as fast, and leaves out what the run did not do', () => {
     const run = { ...lastRun, pages: lastRun.pages.map((p) => ({ ...p, p99: 10, served: p.name !== 'Available' })), sweep: undefined, loadSeconds: undefined };
     const verdicts = judgeBudgets(run);
