@@ -61,9 +61,9 @@ async function inBatches(db: Knex, step: (trx: Knex) => Promise<number>, options
  * two batches at a time. Assignments and reviews keep their order (an assignment that starts and
  * ends by `now` does both).
  *
- * The emails for expired requests and for access that starts or ends are left as events, written
- * with each change: sweepAndQueueEmails (what the scheduler runs) turns them into messages once the
- * changes are made.
+ * The emails for expired requests, approvers reminded or forwarded a stage, and access that starts
+ * or ends are left as events, written with each change: sweepAndQueueEmails (what the scheduler
+ * runs) turns them into messages once the changes are made (notifications/deferred.ts).
  */
 export async function runSweep(deps: SweepDeps, now: Date): Promise<SweepReport> {
   const { db } = deps;

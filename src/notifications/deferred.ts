@@ -5,12 +5,29 @@ import { allFinished } from '../shared/collections.ts';
 import type { Notifier } from './notifier.ts';
 import { nextAttempt } from './outbox.ts';
 
+type AskedItem = Parameters<Notifier['approvalReminders']>[1][number];
+
+/**
+ * Of the approvers a sweep asked to decide (reminded, or forwarded a stage), those still asked when
+ * the messages are written: "Action required" must not come after the request was decided,
+ * canceled or expired in the meantime. The deadline comes back from JSON as text.
+ */
+async function stillAsked(trx: Knex, items: AskedItem[]): Promise<AskedItem[]> {
+  const open: { request_id: string; position: number; user_id: string }[] = await trx('request_stages as s')
+    .join('request_stage_approvers as a', 'a.stage_id', 's.id')
+    .whereRaw('s.request_id = any(?::uuid[])', [items.map((i) => i.requestId)])
+    .whereRaw("s.state = 'pending' and a.open")
+    .select('s.request_id', 's.position', 'a.user_id');
+  const asked = new Set(open.map((o) => `${o.request_id}:${o.position}:${o.user_id}`));
+  return items
+    .map((i) => ({ ...i, dueAt: new Date(i.dueAt), approverIds: i.approverIds.filter((id) => asked.has(`${i.requestId}:${i.stage}:${id}`)) }))
+    .filter((i) => i.approverIds.length > 0);
+}
+
 /**
  * The notifier calls a sweep makes for thousands of people at once, and how to make each again from
  * its arguments as stored (JSON). Not among them: reminders of access ending soon (the sweep finds
- * who still needs one by the messages already written) and requests forwarded to alternate
- * approvers (an approver may decide in the meantime, and "Action required" would then come after
- * "Request approved").
+ * who still needs one by the messages already written).
  */
 const replays = {
   requestsExpired: (n: Notifier, trx: Knex, [items]: unknown[]) => n.requestsExpired(trx, items as Parameters<Notifier['requestsExpired']>[1]),
@@ -19,6 +36,8 @@ const replays = {
   accessGranted: async (n: Notifier, trx: Knex, [ids]: unknown[]) =>
     n.accessGranted(trx, await trx('assignments').whereRaw('id = any(?::uuid[])', [ids as string[]]).where('state', 'delivered').pluck('id')),
   accessEnded: (n: Notifier, trx: Knex, [ids, reason]: unknown[]) => n.accessEnded(trx, ids as string[], reason as string),
+  approvalReminders: async (n: Notifier, trx: Knex, [items]: unknown[]) => n.approvalReminders(trx, await stillAsked(trx, items as AskedItem[])),
+  requestsForwarded: async (n: Notifier, trx: Knex, [items]: unknown[]) => n.requestsForwarded(trx, await stillAsked(trx, items as AskedItem[])),
 } satisfies Record<string, (n: Notifier, trx: Knex, args: unknown[]) => Promise<void>>;
 
 type DeferredKind = keyof typeof replays;

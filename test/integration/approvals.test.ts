@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/connect.ts';
 import { remindEndingAssignments } from '../../src/assignments/lifecycle.ts';
-import { sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
+import { runSweep, sweepAndQueueEmails } from '../../src/lifecycle/sweep.ts';
+import { queueDeferredNotifications } from '../../src/notifications/deferred.ts';
 import { createLogger } from '../../src/log.ts';
 import { csrfFrom, signIn, type Agent, type TestApp } from '../support/app.ts';
 import { fabrikam, fabrikamApp, PKG, USER } from '../support/fixtures.ts';
@@ -280,6 +281,33 @@ describe('time', () => {
     const apu = await signIn(t.app, USER.approver);
     expect((await decide(apu, id, 'approve')).status).toBe(303);
     expect(await stateOf(id)).toBe('delivered');
+  });
+
+  it('asks nobody to decide a request decided between the sweep and the writing of its emails', async () => {
+    // The sweep leaves its reminders and forwards as events; their emails are written right after.
+    const sweepOnly = () => runSweep({ db, notifier: t.services.notifier, logger: createLogger('silent') }, t.clock.now());
+    const writeEmails = () => queueDeferredNotifications(db, t.services.notifier, createLogger('silent'));
+    const rita = await signIn(t.app, USER.requestor);
+    const max = await signIn(t.app, USER.manager);
+    const reminded = await requestId(rita, PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), validWiki);
+    const otto = await signIn(t.app, USER.other);
+    const forwarded = await requestId(otto, PKG.twoStage, await policyId(db, PKG.twoStage, 'Two stages'), twoStage);
+    await decide(max, forwarded, 'approve', 'ok');
+    const stillWaiting = await requestId(await signIn(t.app, USER.lead), PKG.wiki, await policyId(db, PKG.wiki, 'Staff: with approval'), { ...validWiki, 'attribute-0': 'CC-7' });
+    t.clock.advance({ days: 4 });
+    expect((await sweepOnly()).requestsEscalated).toBe(1);
+    expect((await decide(await signIn(t.app, USER.approver), forwarded, 'deny', 'no')).status).toBe(303);
+    await writeEmails();
+    expect(await mailTo(USER.admin, 'requestForwarded')).toHaveLength(0);
+    t.clock.advance({ days: 3 });
+    expect((await sweepOnly()).approverRemindersSent).toBe(2);
+    expect((await decide(max, reminded, 'approve', 'ok')).status).toBe(303);
+    await writeEmails();
+    // Max was reminded of Lia's request only: Rita's, which he decided meanwhile, is left out.
+    const reminders = await mailTo(USER.manager, 'approvalReminder');
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0].text).toContain(`/approvals/${stillWaiting}`);
+    expect(reminders[0].text).toContain('Approve or deny the request by 29 January 2027 at 09:00 UTC.');
   });
 
   it('reminds the approvers once, halfway to the deadline, unless they decided or the stage forwards to alternates', async () => {
