@@ -9,6 +9,8 @@ import { createTestApp, csrfFrom, seedDirectory, signIn, TEST_PASSWORD, type Tes
 import { fabrikam, PKG, USER } from '../support/fixtures.ts';
 import { clearActivity, policyId, requestId, validWiki } from '../support/flows.ts';
 import { checkIntegrity } from '../../src/integrity/checks.ts';
+import { expireDueStages } from '../../src/approvals/lifecycle.ts';
+import { systemActor } from '../../src/audit/audit.ts';
 
 // Real PostgreSQL only: these need several connections deciding at the same moment.
 let database: Database;
@@ -115,6 +117,29 @@ describe('races', () => {
     expect((await db('requests').where({ id }).first('state')).state).toBe('expired');
     expect(await db('audit_log').where({ target_id: id, action: 'request.expired' }).count('* as n')).toEqual([{ n: 1 }]);
     expect(await db('notifications').where({ kind: 'requestExpired' }).count('* as n')).toEqual([{ n: 1 }]);
+  });
+
+  it('a request being decided is left to its approver by the sweep, which takes the next due in its place', async () => {
+    const wiki = await policyId(db, PKG.wiki, 'Staff: with approval');
+    const first = await requestId(await signIn(t.app, USER.requestor), PKG.wiki, wiki, validWiki);
+    t.clock.advance({ hours: 1 });
+    const others = [
+      await requestId(await signIn(t.app, USER.other), PKG.wiki, wiki, { ...validWiki, 'attribute-0': 'CC-2' }),
+      await requestId(await signIn(t.app, USER.lead), PKG.wiki, wiki, { ...validWiki, 'attribute-0': 'CC-3' }),
+    ];
+    t.clock.advance({ days: 15 });
+    // An approver's decision holds the first request, the soonest due, while the sweep takes a batch of two.
+    const deciding = await db.transaction();
+    try {
+      await deciding('requests').where({ id: first }).forUpdate().first('id');
+      const expired = await db.transaction((trx) => expireDueStages(trx, t.clock.now(), systemActor('lifecycle'), t.services.notifier, { limit: 2 }));
+      expect(expired).toBe(2);
+    } finally {
+      await deciding.rollback();
+    }
+    expect(await db('requests').whereIn('id', others).pluck('state')).toEqual(['expired', 'expired']);
+    expect((await db('requests').where({ id: first }).first('state')).state).toBe('pendingApproval');
+    expect(await checkIntegrity(db)).toEqual([]);
   });
 
   it('twenty simultaneous submits of one form create one request', async () => {
