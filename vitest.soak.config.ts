@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     pool: 'forks',
+    // Each file's data directories are removed when it ends.
+    setupFiles: ['test/support/setup.ts'],
     fileParallelism: false,
     testTimeout: 30 * 60_000,
     hookTimeout: 120_000,

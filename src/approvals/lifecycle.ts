@@ -32,45 +32,49 @@ interface ClaimedStage {
 
 /**
  * Takes the first `limit` stages of `stages` (a query on `request_stages as s`, in the order of
- * an index it walks) FOR UPDATE SKIP LOCKED, then their requests the same way, and returns the
- * stages whose request it took too. So two sweeps never take the same stage, and a request someone
- * is changing right now (an approver deciding it, its requestor canceling it) is left to them; the
- * sweep never waits for a lock. Stages left so are passed over and others taken in their place,
- * so that a batch comes back short only when nothing more is due (the sweep then stops the step).
- * The stages are read alone, from their own index, so a batch costs what it takes whatever the
- * backlog: joined to their requests in one statement, they were all read, hashed and sorted for
- * every batch (0.35 s a batch at five times entra).
+ * an index it walks) with their requests, both locked. The requests are locked first, FOR UPDATE
+ * SKIP LOCKED, then their stages, as an approver deciding or a requestor canceling locks them: a
+ * request someone is changing right now is left to them without the sweep holding its stage,
+ * two sweeps never take the same stage, and the sweep never waits for a lock. Stages left so are
+ * passed over and the next due taken in their place, so that a batch comes back short only when
+ * nothing more is due (the sweep then stops the step). The stages are read alone, from their
+ * own index, so a batch reads only stages that are due: joined to their requests in one
+ * statement, every due stage and every pending request were read, hashed and sorted for every
+ * batch (0.35 s a batch at five times entra).
  */
 async function claimStages(trx: Knex, stages: Knex.QueryBuilder, limit: number): Promise<ClaimedStage[]> {
   const claimed: ClaimedStage[] = [];
   const seen: string[] = [];
   while (claimed.length < limit) {
     const wanted = limit - claimed.length;
-    const next = stages.clone();
-    // Our own locks do not hide the stages already taken from us: leave them out by id.
-    if (seen.length) next.whereRaw('s.id <> all(?::uuid[])', [seen]);
-    const taken: Omit<ClaimedStage, 'directory_id' | 'target_user_id'>[] = await next
-      .limit(wanted)
-      .forUpdate()
-      .skipLocked()
-      .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 's.request_id');
-    if (taken.length === 0) break;
+    const candidates = stages.clone();
+    if (seen.length) candidates.whereRaw('s.id <> all(?::uuid[])', [seen]);
+    const found: { stage_id: string; request_id: string }[] = await candidates.limit(wanted).select('s.id as stage_id', 's.request_id');
+    if (found.length === 0) break;
+    seen.push(...found.map((f) => f.stage_id));
     const requests = new Map<string, { directory_id: string; target_user_id: string }>(
       (
         await trx('requests')
-          .whereRaw('id = any(?::uuid[])', [taken.map((t) => t.request_id)])
+          .whereRaw('id = any(?::uuid[])', [found.map((f) => f.request_id)])
           .whereRaw("state = 'pendingApproval'")
           .forUpdate()
           .skipLocked()
           .select('id', 'directory_id', 'target_user_id')
       ).map((r: { id: string; directory_id: string; target_user_id: string }) => [r.id, r]),
     );
-    for (const t of taken) {
-      seen.push(t.stage_id);
-      const request = requests.get(t.request_id);
-      if (request) claimed.push({ ...t, ...request });
+    const ours = found.filter((f) => requests.has(f.request_id)).map((f) => f.stage_id);
+    if (ours.length) {
+      // Locked, the stages are read again as they are now: still due, and not claimed meanwhile.
+      const locked: Omit<ClaimedStage, 'directory_id' | 'target_user_id'>[] = await stages
+        .clone()
+        .clearOrder()
+        .whereRaw('s.id = any(?::uuid[])', [ours])
+        .forUpdate()
+        .skipLocked()
+        .select('s.id as stage_id', 's.position', 's.due_at', 's.approver_rules', 's.request_id');
+      for (const stage of locked) claimed.push({ ...stage, ...requests.get(stage.request_id)! });
     }
-    if (taken.length < wanted) break;
+    if (found.length < wanted) break;
   }
   return claimed;
 }

@@ -17,6 +17,9 @@ async function stillAsked(trx: Knex, items: AskedItem[]): Promise<AskedItem[]> {
     .join('request_stage_approvers as a', 'a.stage_id', 's.id')
     .whereRaw('s.request_id = any(?::uuid[])', [items.map((i) => i.requestId)])
     .whereRaw("s.state = 'pending' and a.open")
+    // Held until the messages are written: a decision under way finishes first (and is seen here),
+    // or waits for them, so its own email comes after "Action required", never before.
+    .forShare('s')
     .select('s.request_id', 's.position', 'a.user_id');
   const asked = new Set(open.map((o) => `${o.request_id}:${o.position}:${o.user_id}`));
   return items

@@ -130,11 +130,17 @@ describe('races', () => {
     t.clock.advance({ days: 15 });
     // An approver's decision holds the first request, the soonest due, while the sweep takes a batch of two.
     const deciding = await db.transaction();
+    const sweeping = await db.transaction();
     try {
       await deciding('requests').where({ id: first }).forUpdate().first('id');
-      const expired = await db.transaction((trx) => expireDueStages(trx, t.clock.now(), systemActor('lifecycle'), t.services.notifier, { limit: 2 }));
-      expect(expired).toBe(2);
+      expect(await expireDueStages(sweeping, t.clock.now(), systemActor('lifecycle'), t.services.notifier, { limit: 2 })).toBe(2);
+      // The decision goes on to lock the request's stage, as deciding does, while the sweep's batch is
+      // still open: the sweep holds nothing of the request it left, so the decision does not wait for it.
+      await deciding.raw("set local lock_timeout = '2s'");
+      expect(await deciding('request_stages').where({ request_id: first, position: 1 }).forUpdate().first('state')).toEqual({ state: 'pending' });
+      await sweeping.commit();
     } finally {
+      if (!sweeping.isCompleted()) await sweeping.rollback();
       await deciding.rollback();
     }
     expect(await db('requests').whereIn('id', others).pluck('state')).toEqual(['expired', 'expired']);
