@@ -46,7 +46,7 @@ export function accessPackageRoutes(services: Services): Router {
     const result = await accessPackages.available(req.user!, { q, field }, pageRequestFrom(req.query, ['string', 'uuid']));
     render(req, res, 'access-packages/index', { title: 'Access packages', tab: 'available', q, field, countCap: COUNT_CAP, ...result }, {
       fragments: { 'package-results': 'access-packages/_results' },
-      announce: listAnnouncement(result.page, { one: 'access package', many: 'access packages' }, q),
+      announce: listAnnouncement(result.page, { one: 'access package', many: 'access packages', none: 'access packages you can request' }, q),
     });
   });
 

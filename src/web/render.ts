@@ -94,11 +94,12 @@ function sendHtml(req: Request, res: Response, status: number, html: string): vo
 /**
  * What a screen reader hears when a filtered or paged list is swapped in: how many rows are shown,
  * for which search, and whether more follow. ("12 users shown for “ada”.", "No groups match “x”.")
+ * `none` names the rows when none match, as the page says it ("access packages you can request").
  */
-export function listAnnouncement(page: Page<unknown>, noun: { one: string; many: string }, query?: string): string {
+export function listAnnouncement(page: Page<unknown>, noun: { one: string; many: string; none?: string }, query?: string): string {
   const n = page.items.length;
   const forQuery = query ? ` for “${query}”` : '';
-  if (n === 0) return query ? `No ${noun.many} match “${query}”.` : `No ${noun.many} to show.`;
+  if (n === 0) return query ? `No ${noun.none ?? noun.many} match “${query}”.` : `No ${noun.many} to show.`;
   return `${n} ${n === 1 ? noun.one : noun.many} shown${forQuery}${page.next ? '; more on the next page' : ''}.`;
 }
 

@@ -132,6 +132,9 @@ describe('Access packages: Available', () => {
     expect(res.text).toContain('1 access package matches <strong>“wiki”</strong>');
     // Screen readers hear what the swap brought, as on every other list.
     expect(res.text).toContain('<div id="live-status" hx-swap-oob="innerHTML">1 access package shown for “wiki”.</div>');
+    const none = await agent.get('/access-packages?q=zzzq').set('HX-Request', 'true').set('HX-Target', 'package-results');
+    expect(none.text).toContain('No access packages you can request match <strong>“zzzq”</strong>.');
+    expect(none.text).toContain('<div id="live-status" hx-swap-oob="innerHTML">No access packages you can request match “zzzq”.</div>');
     expect(res.headers.vary).toMatch(/HX-Request/);
     const full = await agent.get('/access-packages?q=wiki').set('HX-Request', 'true').set('HX-Target', 'something-else');
     expect(full.text).toContain('<html');
