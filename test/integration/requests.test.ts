@@ -79,6 +79,15 @@ describe('Access packages: Available', () => {
     expect(res.text).toContain('>Partner portal</a>');
     expect(res.text).not.toContain('Repository access');
     expect(res.text).toContain('1 access package is available to you.');
+    // With that policy paused, nothing is left to request, and the page says so once.
+    const partner = await db('policies').where({ access_package_id: PKG.partner }).update({ accept_requests: false }).returning('id');
+    try {
+      const none = await agent.get('/access-packages');
+      expect(none.text).toMatch(/No access packages are available to you at the moment\.\s*<\/p>\s*<p>Some packages can only be requested through a link/);
+      expect(none.text).not.toContain('0 access packages');
+    } finally {
+      await db('policies').whereIn('id', partner.map((p: { id: string }) => p.id)).update({ accept_requests: true });
+    }
   });
 
   it('searches names, descriptions and resources, and narrows to Name or Resources', async () => {
